@@ -1,0 +1,28 @@
+"""Where the Hydra configs live, and composing them outside a Hydra app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+
+def conf_dir() -> Path:
+    """The ``conf/`` directory: inside the installed wheel, or at the top of a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "conf", here.parents[1] / "conf"):
+        if (candidate / "train.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"ganbench cannot find its configs: neither {here / 'conf'} nor {here.parents[1] / 'conf'} "
+        "holds train.yaml. Reinstall ganbench (pip install -e . from a checkout, or the wheel)."
+    )
+
+
+def compose(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
+    """Compose the training config as ``ganbench-train`` would, with the Hydra node included."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=True)

@@ -1,0 +1,30 @@
+"""Wasserstein GAN."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from ganbench.losses.base import GANLoss
+
+
+class WassersteinLoss(GANLoss):
+    """Wasserstein GAN, Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN", eq. 3.
+
+        L_D = E[d_fake] − E[d_real]
+        L_G = −E[d_fake]
+
+    By Kantorovich–Rubinstein duality, sup over 1-Lipschitz critics d of E_p[d] − E_q[d] is
+    W₁(p, q), so a critic that minimises L_D under a Lipschitz constraint reaches −W₁. The
+    constraint is not part of the loss: pair it with a regularizer (``regularizer=gp`` for
+    WGAN-GP, Gulrajani et al. 2017, or ``regularizer=clip`` for the original weight clipping).
+    There is no pointwise optimal critic. The generator gradient is −1 per sample, whatever the
+    critic's value: it never saturates.
+    """
+
+    name = "wasserstein"
+
+    def discriminator_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        return fake_out.mean() - real_out.mean()
+
+    def generator_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
+        return -fake_out.mean()

@@ -1,0 +1,95 @@
+"""Callbacks that count in iterations: evaluation, checkpoints and the progress bar."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback, TQDMProgressBar
+
+from ganbench.training.module import GANModule
+
+
+def _due(iteration: int, every: int | None, last: int) -> bool:
+    return iteration == last or (bool(every) and iteration % every == 0)
+
+
+class EvaluationCallback(Callback):
+    """Every ``every`` iterations and at the last one, draw ``evaluator.num_samples`` samples from
+    the (EMA) generator with a fixed seed, compute the evaluator's metrics, log them against the
+    iteration, and save the evaluator's plot under ``plot_dir``.
+
+    ``evaluator`` needs ``metrics(samples) -> dict`` and ``plot(samples, path, title) -> Path``
+    and a ``num_samples`` attribute.
+    """
+
+    def __init__(self, evaluator: Any, every: int | None, plot_dir: Path, seed: int = 1234) -> None:
+        self.evaluator = evaluator
+        self.every = every
+        self.plot_dir = Path(plot_dir)
+        self.seed = seed
+        self.last_metrics: dict[str, float] = {}
+        self.last_plot: Path | None = None
+        self.last_iteration: int | None = None
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
+        iteration = pl_module.iteration
+        if _due(iteration, self.every, trainer.max_steps // pl_module.steps_per_iteration):
+            self.evaluate(trainer, pl_module, iteration)
+
+    def evaluate(self, trainer: L.Trainer, pl_module: GANModule, iteration: int) -> dict[str, float]:
+        samples = pl_module.sample(self.evaluator.num_samples, seed=self.seed)
+        metrics = self.evaluator.metrics(samples)
+        pl_module.log_metrics(metrics, iteration)
+        if trainer.is_global_zero:
+            title = f"{type(pl_module.loss).__name__}, iteration {iteration}: " + ", ".join(
+                f"{k}={v:.3g}" for k, v in metrics.items()
+            )
+            self.last_plot = self.evaluator.plot(samples, self.plot_dir / f"samples_{iteration:06d}.png", title)
+        self.last_metrics, self.last_iteration = metrics, iteration
+        return metrics
+
+
+class IterationCheckpoint(Callback):
+    """Save ``checkpoints/iter{N:06d}.ckpt`` every ``every`` iterations and ``checkpoints/last.ckpt``
+    at each save and at the end. Files are written under a temporary name and renamed, so a
+    crash never leaves a truncated checkpoint behind."""
+
+    def __init__(self, dirpath: Path, every: int | None) -> None:
+        self.dirpath = Path(dirpath)
+        self.every = every
+        self.last_path: Path | None = None
+
+    def save(self, trainer: L.Trainer, name: str) -> Path:
+        path = self.dirpath / name
+        tmp = path.with_name(path.name + ".tmp")
+        trainer.save_checkpoint(tmp, weights_only=False)
+        if trainer.is_global_zero:
+            os.replace(tmp, path)
+        trainer.strategy.barrier("ganbench_checkpoint")
+        return path
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
+        iteration = pl_module.iteration
+        if self.every and iteration % self.every == 0:
+            self.save(trainer, f"iter{iteration:06d}.ckpt")
+            self.last_path = self.save(trainer, "last.ckpt")
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: GANModule) -> None:
+        self.last_path = self.save(trainer, "last.ckpt")
+
+
+class IterationProgressBar(TQDMProgressBar):
+    """A progress bar over iterations that shows the latest losses and D outputs."""
+
+    SHOWN = ("d_loss", "g_loss", "regularizer", "d_real", "d_fake")
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_start(trainer, pl_module)
+        self.train_progress_bar.set_description("iterations")
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        latest = getattr(pl_module, "latest", {})
+        return {k: f"{latest[k]:.3g}" for k in self.SHOWN if k in latest}

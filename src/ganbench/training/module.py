@@ -1,0 +1,213 @@
+"""GANModule: one training step is one GAN iteration, with manual optimisation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from ganbench.losses.base import GANLoss
+from ganbench.regularizers.base import NoRegularizer, Regularizer
+from ganbench.training.ema import EMAGenerator
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
+RealSampler = Callable[[int, torch.device], Tensor]
+
+
+class NonFiniteError(RuntimeError):
+    """A loss or output became NaN or infinite: the run has diverged."""
+
+
+class GANModule(L.LightningModule):
+    """Trains a generator against a discriminator with a pluggable objective.
+
+    One ``training_step`` is one *iteration*: ``n_critic`` discriminator updates, each on its own
+    real minibatch, then one generator update. The batch handed to ``training_step`` is either
+    ``n_critic × batch_size`` real samples (split in order), or, for data sampled on the device, an
+    iteration index, in which case ``real_sampler(n, device)`` provides the real samples.
+
+    Every count the user sees is in iterations. Lightning's ``global_step`` counts each of the
+    ``n_critic + 1`` optimiser steps, so ``iteration = global_step // (n_critic + 1)``.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        loss: GANLoss,
+        regularizer: Regularizer | None = None,
+        *,
+        g_optimizer: OptimizerFactory,
+        d_optimizer: OptimizerFactory,
+        g_scheduler: SchedulerFactory | None = None,
+        d_scheduler: SchedulerFactory | None = None,
+        batch_size: int = 64,
+        n_critic: int = 1,
+        ema_decay: float | None = 0.999,
+        ema_start: int = 0,
+        log_every: int = 10,
+        grad_clip: float | None = None,
+        real_sampler: RealSampler | None = None,
+    ) -> None:
+        super().__init__()
+        if n_critic < 1:
+            raise ValueError(f"n_critic must be >= 1 (discriminator updates per iteration), got {n_critic}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if log_every < 1:
+            raise ValueError(f"log_every must be >= 1, got {log_every}")
+        if not hasattr(generator, "latent_dim"):
+            raise TypeError(
+                f"{type(generator).__name__} has no `latent_dim` attribute; a ganbench generator "
+                "must say the size of its latent vector"
+            )
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        self.loss = loss
+        self.regularizer = regularizer if regularizer is not None else NoRegularizer()
+        self.generator_ema = EMAGenerator(generator, ema_decay, ema_start) if ema_decay else None
+        self._g_optimizer, self._d_optimizer = g_optimizer, d_optimizer
+        self._g_scheduler, self._d_scheduler = g_scheduler, d_scheduler
+        self.batch_size = int(batch_size)
+        self.n_critic = int(n_critic)
+        self.log_every = int(log_every)
+        self.grad_clip = grad_clip
+        self.real_sampler = real_sampler
+        self.latest: dict[str, float] = {}
+        self._grad_norms: dict[str, Tensor] = {}
+        self._log_now = False
+
+    # ------------------------------------------------------------------ counting
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.n_critic + 1
+
+    @property
+    def iteration(self) -> int:
+        """Completed GAN iterations (not Lightning's global_step)."""
+        return self.global_step // self.steps_per_iteration
+
+    # ------------------------------------------------------------------ sampling
+    @property
+    def latent_dim(self) -> int:
+        return int(self.generator.latent_dim)
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.randn((n, self.latent_dim), device=self.device, generator=generator)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int | None = None, use_ema: bool = True, chunk: int = 2048) -> Tensor:
+        """``n`` generated samples (from the EMA generator when there is one), in eval mode.
+
+        With ``seed``, the latents come from a private generator, so repeated calls give the same
+        samples and the training RNG streams are untouched.
+        """
+        net = self.generator_ema.module if (use_ema and self.generator_ema is not None) else self.generator
+        rng = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
+        was_training = net.training
+        net.eval()
+        try:
+            out = [net(self.sample_latent(min(chunk, n - i), rng)) for i in range(0, n, chunk)]
+        finally:
+            net.train(was_training)
+        return torch.cat(out)
+
+    def _real_minibatches(self, batch: Any) -> list[Tensor]:
+        if self.real_sampler is not None:
+            real = self.real_sampler(self.n_critic * self.batch_size, self.device)
+        else:
+            real = batch[0] if isinstance(batch, (list, tuple)) else batch
+        if real.shape[0] < self.n_critic:
+            raise ValueError(f"a batch of {real.shape[0]} cannot feed n_critic={self.n_critic} updates")
+        return list(real.chunk(self.n_critic))
+
+    # ------------------------------------------------------------------ optimisation
+    def configure_optimizers(self):
+        d_opt = self._d_optimizer(self.discriminator.parameters())
+        g_opt = self._g_optimizer(self.generator.parameters())
+        self._d_opt_raw, self._g_opt_raw = d_opt, g_opt
+        self._schedulers = [
+            make(opt) for make, opt in ((self._d_scheduler, d_opt), (self._g_scheduler, g_opt)) if make is not None
+        ]
+        return [d_opt, g_opt]
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # Runs after AMP unscaling, so norms and clipping see the true gradients.
+        is_d = optimizer is getattr(self, "_d_opt_raw", None)
+        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if self.grad_clip:
+            norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+        elif self._log_now and params:
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in params])))
+        else:
+            return
+        if self._log_now:
+            self._grad_norms["d_grad_norm" if is_d else "g_grad_norm"] = norm.detach()
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        iteration = self.iteration + 1  # the iteration this step completes
+        self._log_now = iteration % self.log_every == 0 or iteration == 1
+        d_opt, g_opt = self.optimizers()
+        reals = self._real_minibatches(batch)
+
+        self.toggle_optimizer(d_opt)
+        for real in reals:
+            with torch.no_grad():
+                fake = self.generator(self.sample_latent(real.shape[0]))
+            real_out = self.discriminator(real)
+            fake_out = self.discriminator(fake)
+            d_loss = self.loss.discriminator_loss(real_out, fake_out)
+            penalty = self.regularizer.penalty(self.discriminator, real, fake)
+            d_opt.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss + penalty)
+            d_opt.step()
+            self.regularizer.after_discriminator_step(self.discriminator)
+        self.untoggle_optimizer(d_opt)
+
+        self.toggle_optimizer(g_opt)
+        fake_for_g = self.generator(self.sample_latent(self.batch_size))
+        fake_out_g = self.discriminator(fake_for_g)
+        real_out_g = self.discriminator(reals[-1]) if getattr(self.loss, "uses_real_for_generator", False) else None
+        g_loss = self.loss.generator_loss(fake_out_g, real_out_g)
+        g_opt.zero_grad(set_to_none=True)
+        self.manual_backward(g_loss)
+        g_opt.step()
+        self.untoggle_optimizer(g_opt)
+
+        for scheduler in self._schedulers:
+            scheduler.step()
+        if self.generator_ema is not None:
+            self.generator_ema.update(self.generator, iteration)
+        if self._log_now or iteration == self.trainer.max_steps // self.steps_per_iteration:
+            self._record(iteration, d_loss, g_loss, penalty, real_out, fake_out)
+
+    def _record(self, iteration: int, d_loss: Tensor, g_loss: Tensor, penalty: Tensor, real_out: Tensor, fake_out: Tensor) -> None:
+        with torch.no_grad():
+            if self.loss.output_is_logit:
+                d_real, d_fake = torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean()
+            else:
+                d_real, d_fake = real_out.mean(), fake_out.mean()
+            names = ["d_loss", "g_loss", "regularizer", "d_real", "d_fake", *self._grad_norms]
+            values = torch.stack([d_loss, g_loss, penalty, d_real, d_fake, *self._grad_norms.values()])
+            values = values.detach().float().cpu().tolist()
+        self._grad_norms = {}
+        metrics = dict(zip(names, values))
+        bad = [k for k in ("d_loss", "g_loss", "d_real", "d_fake") if not math.isfinite(metrics[k])]
+        if bad:
+            raise NonFiniteError(f"non-finite {', '.join(bad)} at iteration {iteration}: {metrics}")
+        metrics["lr_d"] = self._d_opt_raw.param_groups[0]["lr"]
+        metrics["lr_g"] = self._g_opt_raw.param_groups[0]["lr"]
+        self.latest = metrics
+        self.log_metrics(metrics, iteration)
+
+    def log_metrics(self, metrics: dict[str, float], iteration: int) -> None:
+        """Send ``metrics`` to every logger with the iteration as the x-axis (rank 0 only)."""
+        if self.trainer.is_global_zero:
+            for logger in self.loggers:
+                logger.log_metrics({**metrics, "iteration": iteration}, step=iteration)

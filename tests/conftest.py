@@ -1,0 +1,31 @@
+"""Shared test helpers: compose a config and run a short training job in a temporary directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+from ganbench.config import compose  # noqa: E402
+from ganbench.experiment import run  # noqa: E402
+
+QUIET = ["trainer.enable_progress_bar=false"]
+
+
+@pytest.fixture
+def train(tmp_path: Path):
+    """``train(*overrides)`` runs ganbench in a fresh run directory and returns (summary, run_dir)."""
+    counter = {"n": 0}
+
+    def _train(*overrides: str):
+        counter["n"] += 1
+        run_dir = tmp_path / f"run{counter['n']}"
+        cfg = compose([*QUIET, *overrides])
+        return run(cfg, run_dir), run_dir
+
+    return _train
