@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import functools
 import statistics
 import tempfile
 import time
 import warnings
-from pathlib import Path
 
 import lightning as L
 import torch
@@ -50,18 +48,32 @@ def framework_round(cfg, g0, d0, iterations: int, warmup: int, progress_bar: boo
     g, d = copy.deepcopy(g0), copy.deepcopy(d0)
     dm = instantiate(cfg.dataset, iterations=iterations)
     module = GANModule(
-        g, d, instantiate(cfg.loss), instantiate(cfg.regularizer),
-        g_optimizer=instantiate(cfg.optimizer.generator), d_optimizer=instantiate(cfg.optimizer.discriminator),
-        batch_size=cfg.batch_size, n_critic=cfg.n_critic, ema_decay=cfg.ema.decay,
-        log_every=cfg.log_every, real_sampler=device_sampler(dm, cfg.seed + 1),
+        g,
+        d,
+        instantiate(cfg.loss),
+        instantiate(cfg.regularizer),
+        g_optimizer=instantiate(cfg.optimizer.generator),
+        d_optimizer=instantiate(cfg.optimizer.discriminator),
+        batch_size=cfg.batch_size,
+        n_critic=cfg.n_critic,
+        ema_decay=cfg.ema.decay,
+        log_every=cfg.log_every,
+        real_sampler=device_sampler(dm, cfg.seed + 1),
     )
     timer = SteadyStateTimer(warmup)
     callbacks = [timer] + ([IterationProgressBar(refresh_rate=cfg.log_every)] if progress_bar else [])
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(
-            accelerator=device, devices=1, max_steps=iterations * (cfg.n_critic + 1), max_epochs=1,
-            logger=CSVLogger(tmp, name="", version=""), callbacks=callbacks, enable_checkpointing=False,
-            enable_progress_bar=progress_bar, enable_model_summary=False, log_every_n_steps=cfg.log_every,
+            accelerator=device,
+            devices=1,
+            max_steps=iterations * (cfg.n_critic + 1),
+            max_epochs=1,
+            logger=CSVLogger(tmp, name="", version=""),
+            callbacks=callbacks,
+            enable_checkpointing=False,
+            enable_progress_bar=progress_bar,
+            enable_model_summary=False,
+            log_every_n_steps=cfg.log_every,
         )
         trainer.fit(module, datamodule=dm)
     return timer.count / (timer.end - timer.start)
@@ -125,12 +137,17 @@ def main() -> None:
     for r in range(args.rounds):
         fw.append(framework_round(cfg, g0, d0, args.iterations, args.warmup, args.progress_bar, args.accelerator))
         plain.append(plain_round(cfg, g0, d0, args.iterations, args.warmup, args.accelerator))
-        print(f"round {r + 1}: ganbench {fw[-1]:7.1f} it/s | plain loop {plain[-1]:7.1f} it/s | ratio {fw[-1] / plain[-1]:.3f}", flush=True)
+        print(
+            f"round {r + 1}: ganbench {fw[-1]:7.1f} it/s | plain loop {plain[-1]:7.1f} it/s "
+            f"| ratio {fw[-1] / plain[-1]:.3f}",
+            flush=True,
+        )
     ratios = [a / b for a, b in zip(fw, plain)]
     print(
         f"\nmedian: ganbench {statistics.median(fw):.1f} it/s, plain loop {statistics.median(plain):.1f} it/s, "
-        f"ratio {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f}) over {args.rounds} rounds "
-        f"of {args.iterations - args.warmup} timed iterations; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"ratio {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f}) "
+        f"over {args.rounds} rounds of {args.iterations - args.warmup} timed iterations; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{args.accelerator}, overrides={args.overrides or 'none'}"
     )
 

@@ -54,7 +54,12 @@ def test_every_option_composes(group, option):
 def test_defaults():
     cfg = compose()
     choices = cfg.hydra.runtime.choices
-    assert (choices.dataset, choices.loss, choices.regularizer, choices.model) == ("ring", "nonsaturating", "none", "mlp")
+    assert (choices.dataset, choices.loss, choices.regularizer, choices.model) == (
+        "ring",
+        "nonsaturating",
+        "none",
+        "mlp",
+    )
     assert isinstance(cfg.seed, int) and isinstance(cfg.iterations, int)
 
 
@@ -70,7 +75,10 @@ def test_cli_wrong_option_fails_before_training(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
     proc = subprocess.run(
         [sys.executable, "-m", "ganbench.train", "loss=hinj", f"hydra.run.dir={tmp_path / 'run'}"],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode != 0
     assert "Available options in 'loss'" in proc.stderr and "nonsaturating" in proc.stderr

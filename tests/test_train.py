@@ -14,9 +14,7 @@ import torch
 from omegaconf import OmegaConf
 
 PAIRS = [
-    (loss, reg)
-    for loss in ("minimax", "nonsaturating", "least_squares", "hinge")
-    for reg in ("none", "gp", "r1")
+    (loss, reg) for loss in ("minimax", "nonsaturating", "least_squares", "hinge") for reg in ("none", "gp", "r1")
 ] + [("wasserstein", "gp"), ("wasserstein", "clip")]
 
 SHORT = ["iterations=20", "eval.every=10", "eval.num_samples=500", "checkpoint.every=10", "log_every=5"]
@@ -54,7 +52,13 @@ def test_run_directory_contract(train):
     on_disk = json.loads((run_dir / "summary.json").read_text())
     assert on_disk["status"] == "completed"
     assert on_disk["iterations"] == 30 and on_disk["seed"] == 5
-    assert on_disk["choices"] == {**on_disk["choices"], "dataset": "ring", "model": "mlp", "loss": "hinge", "regularizer": "none"}
+    assert on_disk["choices"] == {
+        **on_disk["choices"],
+        "dataset": "ring",
+        "model": "mlp",
+        "loss": "hinge",
+        "regularizer": "none",
+    }
     assert set(on_disk["metrics"]) >= {"modes_captured", "high_quality", "reverse_kl"}
     assert 0 <= on_disk["metrics"]["high_quality"] <= 1
     assert on_disk["wall_seconds"] > 0
@@ -75,8 +79,13 @@ def test_run_directory_contract(train):
 
 
 def test_divergence_is_reported_not_crashed(train):
-    summary, run_dir = train("loss=wasserstein", "optimizer.discriminator.lr=1e30", "optimizer.generator.lr=1e30",
-                             "iterations=200", "log_every=1")
+    summary, run_dir = train(
+        "loss=wasserstein",
+        "optimizer.discriminator.lr=1e30",
+        "optimizer.generator.lr=1e30",
+        "iterations=200",
+        "log_every=1",
+    )
     assert summary["status"] == "diverged"
     assert "non-finite" in summary["reason"]
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "diverged"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import warnings
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,12 +177,16 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 def describe(summary: dict[str, Any]) -> str:
     """A few readable lines about a finished run."""
     m = summary.get("metrics", {})
-    lines = [f"ganbench: run {summary['status']} after {summary['iterations']} iterations "
-             f"in {summary['wall_seconds']:.1f} s ({', '.join(f'{k}={v}' for k, v in summary['choices'].items() if k in ('dataset', 'loss', 'regularizer'))}, seed={summary['seed']})"]
+    picked = ", ".join(f"{k}={summary['choices'][k]}" for k in ("dataset", "loss", "regularizer") if k in summary["choices"])
+    lines = [
+        f"ganbench: run {summary['status']} after {summary['iterations']} iterations "
+        f"in {summary['wall_seconds']:.1f} s ({picked}, seed={summary['seed']})"
+    ]
     if "modes_captured" in m:
         k = m.get("num_modes")
         lines.append(
-            f"  modes captured: {m['modes_captured']}" + (f" of {k}" if k else "")
+            f"  modes captured: {m['modes_captured']}"
+            + (f" of {k}" if k else "")
             + f" | high-quality samples: {100 * m['high_quality']:.1f}% | reverse KL: {m['reverse_kl']:.3f}"
         )
     elif m:

@@ -1,7 +1,7 @@
 """``ganbench-train``: train one GAN (or, with ``-m``, a sweep of them) from the Hydra config.
 
-    ganbench-train loss=hinge dataset=grid seed=3 iterations=500
-    ganbench-train -m loss=minimax,nonsaturating seed=0,1
+ganbench-train loss=hinge dataset=grid seed=3 iterations=500
+ganbench-train -m loss=minimax,nonsaturating seed=0,1
 """
 
 from __future__ import annotations

@@ -63,7 +63,9 @@ def test_gp_broadcasts_over_image_dimensions():
 
 def test_gp_gradient_flows_to_critic_weights():
     d = Linear([3.0, 4.0])
-    pen = GradientPenalty(weight=1.0).penalty(d, torch.randn(4, 2, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64))
+    pen = GradientPenalty(weight=1.0).penalty(
+        d, torch.randn(4, 2, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64)
+    )
     pen.backward()
     # ∂/∂w (‖w‖ − 1)² = 2(‖w‖ − 1)·w/‖w‖ = 2·4·(0.6, 0.8)
     assert d.w.grad.tolist() == pytest.approx([4.8, 6.4])

@@ -51,24 +51,36 @@ def test_each_critic_update_gets_its_own_real_minibatch():
     real = torch.arange(n_critic * batch * 2, dtype=torch.float32).reshape(-1, 2)
     d = SpyDiscriminator()
     module = GANModule(
-        MLPGenerator(hidden_dim=8, num_layers=1), d, NonSaturatingLoss(),
-        g_optimizer=SGD, d_optimizer=SGD, batch_size=batch, n_critic=n_critic, ema_decay=None,
+        MLPGenerator(hidden_dim=8, num_layers=1),
+        d,
+        NonSaturatingLoss(),
+        g_optimizer=SGD,
+        d_optimizer=SGD,
+        batch_size=batch,
+        n_critic=n_critic,
+        ema_decay=None,
     )
     fit(module, [real], iterations=1)
     # per critic update D sees real then fake; then the generator update shows D one fake batch
     assert len(d.seen) == 2 * n_critic + 1
     for k in range(n_critic):
-        assert torch.equal(d.seen[2 * k], real[k * batch:(k + 1) * batch])
-        assert not torch.equal(d.seen[2 * k + 1], real[k * batch:(k + 1) * batch])
+        assert torch.equal(d.seen[2 * k], real[k * batch : (k + 1) * batch])
+        assert not torch.equal(d.seen[2 * k + 1], real[k * batch : (k + 1) * batch])
 
 
 def test_counts_are_in_iterations(tmp_path):
     from lightning.pytorch.loggers import CSVLogger
 
     module = GANModule(
-        MLPGenerator(hidden_dim=8, num_layers=1), MLPDiscriminator(hidden_dim=8, num_layers=1), NonSaturatingLoss(),
-        g_optimizer=functools.partial(torch.optim.Adam, lr=1e-3), d_optimizer=functools.partial(torch.optim.Adam, lr=1e-3),
-        batch_size=8, n_critic=4, log_every=5, ema_decay=None,
+        MLPGenerator(hidden_dim=8, num_layers=1),
+        MLPDiscriminator(hidden_dim=8, num_layers=1),
+        NonSaturatingLoss(),
+        g_optimizer=functools.partial(torch.optim.Adam, lr=1e-3),
+        d_optimizer=functools.partial(torch.optim.Adam, lr=1e-3),
+        batch_size=8,
+        n_critic=4,
+        log_every=5,
+        ema_decay=None,
     )
     batches = [torch.randn(32, 2) for _ in range(20)]
     trainer = fit(module, batches, iterations=20, logger=CSVLogger(tmp_path, name="", version=""))
@@ -86,10 +98,13 @@ def test_one_generator_update_raises_d_of_g_against_a_fixed_discriminator(loss):
     g = MLPGenerator(hidden_dim=32, num_layers=2)
     d = MLPDiscriminator(hidden_dim=32, num_layers=2)
     module = GANModule(
-        g, d, loss,
+        g,
+        d,
+        loss,
         g_optimizer=functools.partial(torch.optim.SGD, lr=0.05),
         d_optimizer=SGD,  # lr 0: the discriminator stays fixed
-        batch_size=256, ema_decay=None,
+        batch_size=256,
+        ema_decay=None,
     )
     z = torch.randn(4096, 2)
     d_state = {k: v.clone() for k, v in d.state_dict().items()}

@@ -187,7 +187,9 @@ class GANModule(L.LightningModule):
         if self._log_now or iteration == self.trainer.max_steps // self.steps_per_iteration:
             self._record(iteration, d_loss, g_loss, penalty, real_out, fake_out)
 
-    def _record(self, iteration: int, d_loss: Tensor, g_loss: Tensor, penalty: Tensor, real_out: Tensor, fake_out: Tensor) -> None:
+    def _record(
+        self, iteration: int, d_loss: Tensor, g_loss: Tensor, penalty: Tensor, real_out: Tensor, fake_out: Tensor
+    ) -> None:
         with torch.no_grad():
             if self.loss.output_is_logit:
                 d_real, d_fake = torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean()
