@@ -177,7 +177,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 def describe(summary: dict[str, Any]) -> str:
     """A few readable lines about a finished run."""
     m = summary.get("metrics", {})
-    picked = ", ".join(f"{k}={summary['choices'][k]}" for k in ("dataset", "loss", "regularizer") if k in summary["choices"])
+    chosen = summary["choices"]
+    picked = ", ".join(f"{k}={chosen[k]}" for k in ("dataset", "loss", "regularizer") if k in chosen)
     lines = [
         f"ganbench: run {summary['status']} after {summary['iterations']} iterations "
         f"in {summary['wall_seconds']:.1f} s ({picked}, seed={summary['seed']})"
