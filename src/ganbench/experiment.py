@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganbench.data.toy import DeviceSampler
 from ganbench.loggers import truncate_metrics
+from ganbench.models.checks import check_regularizer_compatible
 from ganbench.summary import atomic_write_text, read_summary, write_summary
 from ganbench.training.callbacks import (
     EvaluationCallback,
@@ -83,6 +84,7 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     discriminator = instantiate(cfg.model.discriminator)
     loss = instantiate(cfg.loss)
     regularizer = instantiate(cfg.regularizer)
+    check_regularizer_compatible(discriminator, regularizer)
     opt = cfg.optimizer
     sampler = (
         DeviceSampler(datamodule.mixture, cfg.seed + 1) if getattr(datamodule, "samples_on_device", False) else None
@@ -239,6 +241,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             summary["metrics"] = exp.evaluation.last_metrics or previous.get("metrics", {})
             summary["evaluated_at"] = exp.evaluation.last_iteration or previous.get("evaluated_at")
             summary["plot"] = str(exp.evaluation.last_plot) if exp.evaluation.last_plot else previous.get("plot")
+            if getattr(exp.evaluation.evaluator, "draws_grid", False):
+                summary["sample_grid"] = summary["plot"]
             summary["checkpoint"] = str(exp.checkpoint.last_path) if exp.checkpoint.last_path else None
             for logger in exp.trainer.loggers:
                 logger.save()

@@ -10,6 +10,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 
+from ganbench.training.image_logging import log_image
 from ganbench.training.module import GANModule
 
 
@@ -23,7 +24,8 @@ class EvaluationCallback(Callback):
     iteration, and save the evaluator's plot under ``plot_dir``.
 
     ``evaluator`` needs ``metrics(samples) -> dict`` and ``plot(samples, path, title) -> Path``
-    and a ``num_samples`` attribute.
+    and a ``num_samples`` attribute. The plot is also sent to the loggers that show images
+    (TensorBoard, W&B).
     """
 
     def __init__(self, evaluator: Any, every: int | None, plot_dir: Path, seed: int = 1234) -> None:
@@ -49,6 +51,7 @@ class EvaluationCallback(Callback):
                 f"{k}={v:.3g}" for k, v in metrics.items()
             )
             self.last_plot = self.evaluator.plot(samples, self.plot_dir / f"samples_{iteration:06d}.png", title)
+            log_image(trainer.loggers, "samples", self.last_plot, iteration)
         self.last_metrics, self.last_iteration = metrics, iteration
         return metrics
 

@@ -1,0 +1,196 @@
+"""The image evaluator: FID/KID (and IS) against cached real statistics, domain-classifier
+metrics, and sample grids. See docs/images.md for the protocol.
+
+It implements the interface of :class:`ganbench.training.callbacks.EvaluationCallback`:
+``num_samples``, ``metrics(samples) -> dict`` and ``plot(samples, path, title) -> Path``. Samples
+are the EMA generator's output in [−1, 1], on the model's device; the extractors follow them there.
+The extractors live here, not in the GANModule, so their weights never enter a training checkpoint.
+
+Under DDP every rank calls :meth:`metrics` with its own samples; the features are gathered so that
+every rank computes the same numbers over all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ganbench.evaluation.cache import load_or_compute
+from ganbench.evaluation.domain import DomainExtractor, classifier_metrics
+from ganbench.evaluation.features import InceptionExtractor, cache_root
+from ganbench.evaluation.fid import FeatureDistance, inception_score
+from ganbench.evaluation.grid import save_grid
+
+log = logging.getLogger("ganbench")
+
+
+def _gather(x: Tensor) -> Tensor:
+    """Concatenate ``x`` over the ranks of an initialised process group (itself otherwise)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts)
+
+
+class ImageEvaluator:
+    """Metrics of generated images against a datamodule's real images, and sample grids.
+
+    Args:
+        datamodule: an :class:`~ganbench.data.images.ImageDataModule`.
+        num_samples: generated samples per evaluation (all ranks together).
+        split: real split for the statistics (the training split by default).
+        num_real: real images for the statistics (a seeded subset; ``None`` = the whole split).
+        real_seed: seed of that subset.
+        inception: FID/KID with the Inception-v3 of the FID protocol (``fid``, ``kid``, ``kid_std``).
+        inception_score: also the Inception Score (``is``, ``is_std``); meaningful for natural
+            images with ImageNet-like classes (CIFAR-10), not for digits or faces.
+        domain: FID/KID in the features of a classifier trained on the dataset (``domain_fid``,
+            ``domain_kid``, ``domain_kid_std``) and the classifier metrics ``classes_covered``,
+            ``class_kl``, ``classifier_is`` (needs labels).
+        kid, kid_subsets, kid_subset_size: KID settings (subset size capped by the sample counts).
+        feature_extractor_weights_path: local Inception weights (torch-fidelity format), for
+            machines without internet.
+        antialias: resize for Inception with antialiasing (False = the published-FID protocol).
+        cache_dir: where real features and classifiers are cached (``$GANBENCH_CACHE`` or
+            ``~/.cache/ganbench`` when null).
+        batch_size: images per extractor forward pass.
+        grid_size: samples shown in the grid (the first ones of the fixed evaluation noise).
+        classifier: training settings of the domain classifier (see ``train_classifier``).
+        metric_seed: seed of the random subsets of KID and IS.
+    """
+
+    def __init__(
+        self,
+        datamodule: Any,
+        num_samples: int = 10000,
+        split: str | None = None,
+        num_real: int | None = None,
+        real_seed: int = 0,
+        inception: bool = True,
+        inception_score: bool = False,
+        domain: bool = False,
+        kid: bool = True,
+        kid_subsets: int = 100,
+        kid_subset_size: int = 1000,
+        feature_extractor_weights_path: str | None = None,
+        antialias: bool = False,
+        cache_dir: str | None = None,
+        batch_size: int = 250,
+        grid_size: int = 64,
+        classifier: dict[str, Any] | None = None,
+        metric_seed: int = 0,
+    ) -> None:
+        if num_samples < 2:
+            raise ValueError(f"eval.num_samples must be >= 2 for FID, got {num_samples}")
+        if not (inception or domain):
+            raise ValueError("dataset.evaluation needs inception=true or domain=true (no metric would be computed)")
+        self.datamodule = datamodule
+        self.num_samples = int(num_samples)
+        self.split = split or datamodule.split
+        datamodule.check_split(self.split)
+        self.num_real = num_real
+        self.real_seed = int(real_seed)
+        self.kid, self.kid_subsets, self.kid_subset_size = bool(kid), int(kid_subsets), int(kid_subset_size)
+        self.want_inception_score = bool(inception_score)
+        self.cache_dir = cache_root(cache_dir)
+        self.batch_size = int(batch_size)
+        self.grid_size = int(grid_size)
+        self.metric_seed = int(metric_seed)
+        self.data_shape = tuple(datamodule.data_shape)
+        # Built now, so a missing weights file or unlabelled data fails before training starts.
+        self.extractors: dict[str, Any] = {}
+        if domain:
+            self.extractors["domain"] = DomainExtractor(
+                datamodule, self.split, self.cache_dir / "classifiers", **dict(classifier or {})
+            )
+        if inception:
+            self.extractors["inception"] = InceptionExtractor(feature_extractor_weights_path, antialias)
+        self._distances: dict[str, FeatureDistance] = {}
+        self.draws_grid = True  # plot() saves a sample grid (summary.json: sample_grid)
+        self.last_seconds: float | None = None
+
+    # ------------------------------------------------------------------ features
+    def _extract(self, name: str, images: Tensor) -> tuple[Tensor, Tensor]:
+        extractor = self.extractors[name]
+        feats, logits = [], []
+        for part in images.split(self.batch_size):
+            f, lg = extractor(part)
+            feats.append(f)
+            logits.append(lg)
+        return torch.cat(feats), torch.cat(logits)
+
+    def real_key(self, name: str) -> dict[str, Any]:
+        dm = self.datamodule
+        return {
+            "dataset": dm.name,
+            "identity": dm.identity(),
+            "split": self.split,
+            "resolution": dm.resolution,
+            "channels": dm.channels,
+            "extractor": self.extractors[name].id,
+            "num_real": dm.num_real(self.split, self.num_real),
+            "real_seed": self.real_seed,
+            "quantised": "uint8",
+            "version": 1,
+        }
+
+    def real_features(self, name: str, device: torch.device) -> Tensor:
+        """Features of the real images for extractor ``name``, from the cache or computed now."""
+
+        def compute() -> Tensor:
+            start = time.perf_counter()
+            feats = [
+                self._extract(name, batch.to(device))[0].cpu()
+                for batch in self.datamodule.real_images(self.split, self.num_real, self.real_seed, self.batch_size)
+            ]
+            log.info("real %s features of %s computed in %.1f s", name, self.datamodule.name, time.perf_counter() - start)
+            return torch.cat(feats)
+
+        features, _ = load_or_compute(self.cache_dir / "real", self.real_key(name), compute)
+        return features
+
+    def _distance(self, name: str, device: torch.device) -> FeatureDistance:
+        if name not in self._distances:
+            self._distances[name] = FeatureDistance(
+                self.real_features(name, device), self.kid, self.kid_subsets, self.kid_subset_size
+            )
+        return self._distances[name]
+
+    # ------------------------------------------------------------------ the evaluator interface
+    @torch.no_grad()
+    def metrics(self, samples: Tensor) -> dict[str, float]:
+        """All configured metrics of ``samples`` (N, C, R, R) in [−1, 1]."""
+        if tuple(samples.shape[1:]) != self.data_shape:
+            raise ValueError(
+                f"generated samples have shape {tuple(samples.shape[1:])}, the dataset {self.data_shape}: "
+                "set the model's channels/resolution from the dataset (${dataset.channels}, ${dataset.resolution})"
+            )
+        start = time.perf_counter()
+        out: dict[str, float] = {}
+        for name in self.extractors:
+            features, logits = self._extract(name, samples)
+            features, logits = _gather(features), _gather(logits)
+            distances = self._distance(name, features.device)(features, seed=self.metric_seed)
+            prefix = "domain_" if name == "domain" else ""
+            out.update({prefix + k: v for k, v in distances.items()})
+            if name == "inception" and self.want_inception_score:
+                out["is"], out["is_std"] = inception_score(logits, seed=self.metric_seed)
+            if name == "domain":
+                k = self.extractors[name].num_classes
+                out.update(classifier_metrics(logits, k))
+                out["classifier_is"] = inception_score(logits, splits=1)[0]
+                out["num_classes"] = k
+        self.last_seconds = time.perf_counter() - start
+        return out
+
+    def plot(self, samples: Tensor, path: Path, title: str = "") -> Path:
+        """Save the first ``grid_size`` samples as a PNG grid at ``path``."""
+        return save_grid(samples[: self.grid_size], Path(path), title)

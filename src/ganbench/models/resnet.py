@@ -1,0 +1,141 @@
+"""ResNet generator and discriminator of SNGAN: Miyato, Kataoka, Koyama & Yoshida 2018, "Spectral
+Normalization for Generative Adversarial Networks" (ICLR), Appendix B, Table 4 (CIFAR-10, 32×32).
+
+Generator: z ∈ R^128 → dense → 4×4×256 → 3 up-sampling residual blocks (256 channels) → BN, ReLU,
+3×3 conv → tanh. Discriminator: an "optimised" down-sampling block, a down-sampling block and two
+plain blocks (128 channels), ReLU, global sum pooling, dense → one raw score; every layer
+spectrally normalised. Other power-of-two resolutions add or drop up-/down-sampling blocks.
+
+Residual blocks (Gulrajani et al. 2017's ResNet, as used by SNGAN):
+- up: x → BN → ReLU → ×2 nearest → conv3×3 → BN → ReLU → conv3×3, plus shortcut ×2 nearest → conv1×1;
+- down: x → ReLU → conv3×3 → ReLU → conv3×3 → avgpool2, plus shortcut conv1×1 → avgpool2;
+- optimised (first D block, on the image): conv3×3 → ReLU → conv3×3 → avgpool2, plus avgpool2 → conv1×1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganbench.models.layers import normalization, spectral, stages_for
+
+
+def _xavier(module: nn.Module, gain: float) -> nn.Module:
+    weight = module.parametrizations.weight.original if hasattr(module, "parametrizations") else module.weight
+    nn.init.xavier_uniform_(weight, gain)
+    if module.bias is not None:
+        nn.init.zeros_(module.bias)
+    return module
+
+
+class GeneratorBlock(nn.Module):
+    """Up-sampling residual block of the generator."""
+
+    def __init__(self, in_ch: int, out_ch: int, norm: str = "batch") -> None:
+        super().__init__()
+        self.norm1 = normalization(norm, in_ch)
+        self.conv1 = _xavier(nn.Conv2d(in_ch, out_ch, 3, 1, 1), math.sqrt(2))
+        self.norm2 = normalization(norm, out_ch)
+        self.conv2 = _xavier(nn.Conv2d(out_ch, out_ch, 3, 1, 1), math.sqrt(2))
+        self.shortcut = _xavier(nn.Conv2d(in_ch, out_ch, 1, 1, 0), 1.0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.interpolate(F.relu(self.norm1(x)), scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self.norm2(self.conv1(h))))
+        return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class DiscriminatorBlock(nn.Module):
+    """Residual block of the discriminator; ``optimized`` is the first block, which sees the image
+    (no ReLU before its first convolution, pooling before the shortcut convolution)."""
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        downsample: bool,
+        optimized: bool = False,
+        norm: str = "none",
+        spectral_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        self.downsample = downsample
+        self.optimized = optimized
+        self.norm1 = nn.Identity() if optimized else normalization(norm, in_ch)
+        self.conv1 = spectral(_xavier(nn.Conv2d(in_ch, out_ch, 3, 1, 1), math.sqrt(2)), spectral_norm)
+        self.norm2 = normalization(norm, out_ch)
+        self.conv2 = spectral(_xavier(nn.Conv2d(out_ch, out_ch, 3, 1, 1), math.sqrt(2)), spectral_norm)
+        self.learnable_shortcut = optimized or downsample or in_ch != out_ch
+        if self.learnable_shortcut:
+            self.shortcut = spectral(_xavier(nn.Conv2d(in_ch, out_ch, 1, 1, 0), 1.0), spectral_norm)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.conv1(x if self.optimized else F.relu(self.norm1(x)))
+        h = self.conv2(F.relu(self.norm2(h)))
+        if self.downsample:
+            h = F.avg_pool2d(h, 2)
+        sc = x
+        if self.optimized:
+            sc = self.shortcut(F.avg_pool2d(sc, 2) if self.downsample else sc)
+        elif self.learnable_shortcut:
+            sc = self.shortcut(sc)
+            if self.downsample:
+                sc = F.avg_pool2d(sc, 2)
+        return h + sc
+
+
+class ResNetGenerator(nn.Module):
+    """z (``latent_dim``) → image in [−1, 1]; ``width`` channels in every block (256 in SNGAN)."""
+
+    def __init__(
+        self,
+        latent_dim: int = 128,
+        channels: int = 3,
+        resolution: int = 32,
+        width: int = 256,
+        norm: str = "batch",
+    ) -> None:
+        super().__init__()
+        blocks = stages_for(resolution, "ResNetGenerator") - 2
+        self.latent_dim = int(latent_dim)
+        self.data_shape = (channels, resolution, resolution)
+        self.width = width
+        self.dense = _xavier(nn.Linear(latent_dim, 4 * 4 * width), 1.0)
+        self.blocks = nn.Sequential(*[GeneratorBlock(width, width, norm) for _ in range(blocks)])
+        self.norm = normalization(norm, width)
+        self.out = _xavier(nn.Conv2d(width, channels, 3, 1, 1), 1.0)
+
+    def forward(self, z: Tensor) -> Tensor:
+        h = self.dense(z.view(z.shape[0], -1)).view(-1, self.width, 4, 4)
+        return self.out(F.relu(self.norm(self.blocks(h)))).tanh()
+
+
+class ResNetDiscriminator(nn.Module):
+    """Image → one raw score per sample (shape ``(N,)``); ``width`` channels (128 in SNGAN).
+
+    Down-sampling blocks bring the image to 8×8 (two at 32×32), then two plain blocks follow.
+    ``spectral_norm`` (on by default, as in SNGAN) wraps every layer; ``norm`` adds a
+    normalisation before each ReLU (``none`` in SNGAN).
+    """
+
+    def __init__(
+        self,
+        channels: int = 3,
+        resolution: int = 32,
+        width: int = 128,
+        norm: str = "none",
+        spectral_norm: bool = True,
+    ) -> None:
+        super().__init__()
+        downs = stages_for(resolution, "ResNetDiscriminator", minimum=16) - 3
+        blocks = [DiscriminatorBlock(channels, width, True, optimized=True, norm=norm, spectral_norm=spectral_norm)]
+        blocks += [DiscriminatorBlock(width, width, True, norm=norm, spectral_norm=spectral_norm) for _ in range(downs - 1)]
+        blocks += [DiscriminatorBlock(width, width, False, norm=norm, spectral_norm=spectral_norm) for _ in range(2)]
+        self.blocks = nn.Sequential(*blocks)
+        self.dense = spectral(_xavier(nn.Linear(width, 1), 1.0), spectral_norm)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # global sum pooling
+        return self.dense(h).flatten()
