@@ -42,7 +42,9 @@ def resize_uint8(images: Tensor, resolution: int, chunk: int = 4096) -> Tensor:
     out = []
     shrink = resolution < images.shape[-1]
     for part in images.split(chunk):
-        x = F.interpolate(part.float(), size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=shrink)
+        x = F.interpolate(
+            part.float(), size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=shrink
+        )
         out.append(x.round_().clamp_(0, 255).to(torch.uint8))
     return torch.cat(out)
 
@@ -124,7 +126,7 @@ class ImageDataModule(L.LightningDataModule):
     The training DataLoader yields, per GAN iteration, one tensor of ``n_critic × batch_size``
     images in [−1, 1] (the GANModule splits it into the critic minibatches). It draws them with an
     :class:`IterationSampler` seeded by ``seed``, so one DataLoader epoch is exactly ``iterations``
-    batches. Subclasses implement :meth:`load` (and :meth:`labelled` when the data has class
+    batches; a resumed run continues the same stream (the consumed count is in the checkpoint). Subclasses implement :meth:`load` (and :meth:`labelled` when the data has class
     labels, which the domain classifier needs).
 
     ``evaluation`` holds the settings of :class:`ganbench.evaluation.images.ImageEvaluator`
@@ -169,6 +171,7 @@ class ImageDataModule(L.LightningDataModule):
         self.num_workers = int(num_workers)
         self.evaluation = dict(evaluation or {})
         self._loaded: dict[str, Dataset] = {}
+        self._start_iteration = 0
 
     # ------------------------------------------------------------------ what subclasses provide
     def load(self, split: str) -> Dataset:
@@ -208,11 +211,23 @@ class ImageDataModule(L.LightningDataModule):
             return 0, 1
         return int(trainer.global_rank), int(trainer.world_size)
 
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in checkpoints: how many iterations of the data stream were consumed."""
+        trainer = getattr(self, "trainer", None)
+        done = trainer.global_step // (self.n_critic + 1) if trainer is not None else self._start_iteration
+        return {"iteration": int(done), "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """On resume (before the DataLoader is made): continue the data stream where it stopped."""
+        self._start_iteration = int(state.get("iteration", 0))
+
     def train_dataloader(self) -> DataLoader:
         data = self.dataset(self.split)
         rank, world = self._rank()
         per_iteration = self.n_critic * self.batch_size
-        sampler = IterationSampler(len(data), self.iterations, per_iteration, self.seed, world, rank)
+        sampler = IterationSampler(
+            len(data), self.iterations, per_iteration, self.seed, world, rank, start_iteration=self._start_iteration
+        )
         return DataLoader(
             data,
             batch_size=per_iteration,

@@ -53,7 +53,9 @@ class IterationSampler(DistributedSampler):
         self.drop_last = True
 
     def __len__(self) -> int:
-        return max(0, self.iterations - self.start_iteration) * self.batch_size
+        # Always the whole run: on a mid-run resume Lightning counts the restored batches as already
+        # seen and stops after the rest, while the stream continues at ``start_iteration``.
+        return self.iterations * self.batch_size
 
     def _permutation(self, pass_index: int) -> torch.Tensor:
         cache = self.__dict__.setdefault("_cache", {})
@@ -74,5 +76,5 @@ class IterationSampler(DistributedSampler):
         return torch.cat(parts)
 
     def __iter__(self) -> Iterator[int]:
-        for it in range(self.start_iteration, self.iterations):
+        for it in range(self.start_iteration, self.start_iteration + self.iterations):
             yield from self.batch(it * self.num_replicas + self.rank).tolist()

@@ -165,7 +165,9 @@ class DomainExtractor:
             self.net.load_state_dict(net.state_dict())
             self.net.eval().requires_grad_(False)
             atomic_torch_save({"state_dict": self.net.state_dict(), "accuracy": self.accuracy}, path)
-            log.info("trained the %s domain classifier: held-out accuracy %.3f (%s)", datamodule.name, self.accuracy, path)
+            log.info(
+                "trained the %s domain classifier: held-out accuracy %.3f (%s)", datamodule.name, self.accuracy, path
+            )
         self.num_features = self.net.num_features
         self.id = f"domain-{digest}"
 

@@ -56,4 +56,3 @@ def grid_cell(grid: Tensor, index: int, nrow: int, size: int, padding: int = 2, 
     step = size + padding
     y, x = (padding + row * step) * scale, (padding + col * step) * scale
     return grid[y : y + size * scale : scale, x : x + size * scale : scale]
-

@@ -151,7 +151,9 @@ class ImageEvaluator:
                 self._extract(name, batch.to(device))[0].cpu()
                 for batch in self.datamodule.real_images(self.split, self.num_real, self.real_seed, self.batch_size)
             ]
-            log.info("real %s features of %s computed in %.1f s", name, self.datamodule.name, time.perf_counter() - start)
+            log.info(
+                "real %s features of %s computed in %.1f s", name, self.datamodule.name, time.perf_counter() - start
+            )
             return torch.cat(feats)
 
         features, _ = load_or_compute(self.cache_dir / "real", self.real_key(name), compute)

@@ -9,7 +9,11 @@ from torch import nn
 
 def batchnorm_layers(module: nn.Module) -> list[str]:
     """Names of the BatchNorm layers (any dimension, SyncBatchNorm included) inside ``module``."""
-    return [name or type(module).__name__ for name, m in module.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    return [
+        name or type(module).__name__
+        for name, m in module.named_modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+    ]
 
 
 def check_regularizer_compatible(discriminator: nn.Module, regularizer: Any) -> None:

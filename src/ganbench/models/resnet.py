@@ -131,7 +131,9 @@ class ResNetDiscriminator(nn.Module):
         super().__init__()
         downs = stages_for(resolution, "ResNetDiscriminator", minimum=16) - 3
         blocks = [DiscriminatorBlock(channels, width, True, optimized=True, norm=norm, spectral_norm=spectral_norm)]
-        blocks += [DiscriminatorBlock(width, width, True, norm=norm, spectral_norm=spectral_norm) for _ in range(downs - 1)]
+        blocks += [
+            DiscriminatorBlock(width, width, True, norm=norm, spectral_norm=spectral_norm) for _ in range(downs - 1)
+        ]
         blocks += [DiscriminatorBlock(width, width, False, norm=norm, spectral_norm=spectral_norm) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
         self.dense = spectral(_xavier(nn.Linear(width, 1), 1.0), spectral_norm)
