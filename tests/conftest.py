@@ -30,3 +30,16 @@ def train(tmp_path: Path):
         return run(cfg, run_dir), run_dir
 
     return _train
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ganbench_cache(tmp_path_factory) -> Path:
+    """One cache of real statistics and domain classifiers for the whole session, never the user's."""
+    path = tmp_path_factory.mktemp("ganbench_cache")
+    old = os.environ.get("GANBENCH_CACHE")
+    os.environ["GANBENCH_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("GANBENCH_CACHE", None)
+    else:
+        os.environ["GANBENCH_CACHE"] = old

@@ -126,8 +126,11 @@ class ImageDataModule(L.LightningDataModule):
     The training DataLoader yields, per GAN iteration, one tensor of ``n_critic × batch_size``
     images in [−1, 1] (the GANModule splits it into the critic minibatches). It draws them with an
     :class:`IterationSampler` seeded by ``seed``, so one DataLoader epoch is exactly ``iterations``
-    batches; a resumed run continues the same stream (the consumed count is in the checkpoint). Subclasses implement :meth:`load` (and :meth:`labelled` when the data has class
-    labels, which the domain classifier needs).
+    batches. Under DDP (Lightning's ``use_distributed_sampler=False``) the sampler shards the
+    stream itself: batch ``k`` goes to rank ``k mod world_size``. The number of iterations consumed
+    is saved in checkpoints (:meth:`state_dict`), so a resumed run continues the same stream
+    without replaying data. Subclasses implement :meth:`load` (and :meth:`labelled` when the data
+    has class labels, which the domain classifier needs).
 
     ``evaluation`` holds the settings of :class:`ganbench.evaluation.images.ImageEvaluator`
     (extractors, real split and counts, cache directory, Inception weights file …).

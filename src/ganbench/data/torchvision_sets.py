@@ -3,10 +3,18 @@
 Without ``download`` (the default), missing files raise :class:`DatasetNotFoundError` naming the
 folder looked in and how to get the data. With it, torchvision downloads the files into ``root``
 once (on the first process of a node, in ``prepare_data``).
+
+torchvision checks CIFAR-10's and CelebA's files against their published MD5 sums. Files that are
+present but fail the check are reported as such; ``verify=false`` skips the check (for re-packed
+copies of the data, and for the tests, which write tiny files in each dataset's on-disk format).
+MNIST's gzipped idx files (as distributed) are decompressed in place on first use.
 """
 
 from __future__ import annotations
 
+import gzip
+import shutil
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +46,38 @@ def match_channels(images: Tensor, channels: int) -> Tensor:
     raise ValueError(f"cannot convert {have}-channel images to {channels} channels; dataset.channels must be 1 or 3")
 
 
+@cache
+def unverified(name: str) -> type:
+    """``torchvision.datasets.<name>`` with its MD5 sums removed: torchvision then only checks that
+    the files exist (``check_integrity(path, None)``) and parses them exactly as usual."""
+    import torchvision.datasets
+
+    cls = getattr(torchvision.datasets, name)
+    attrs: dict[str, Any] = {"__doc__": f"{name} without the MD5 check of its files."}
+    if hasattr(cls, "train_list"):  # CIFAR
+        attrs["train_list"] = [[f, None] for f, _ in cls.train_list]
+        attrs["test_list"] = [[f, None] for f, _ in cls.test_list]
+        attrs["meta"] = {**cls.meta, "md5": None}
+    if hasattr(cls, "file_list"):  # CelebA
+        attrs["file_list"] = [(i, None, f) for i, _, f in cls.file_list]
+    return type(f"Unverified{name}", (cls,), attrs)
+
+
 class TorchvisionDataModule(ImageDataModule):
-    """A dataset from ``torchvision.datasets`` stored under ``root``."""
+    """A dataset from ``torchvision.datasets`` stored under ``root``.
+
+    ``verify`` keeps torchvision's MD5 check of the files (where it has one)."""
 
     torchvision_class = ""
     how_to_get = ""
     expected = ""
+    expected_files: tuple[str, ...] = ()  # relative to data_dir: tells "missing" from "corrupted"
 
-    def __init__(self, root: str = "data", download: bool = False, **kwargs: Any) -> None:
+    def __init__(self, root: str = "data", download: bool = False, verify: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.root = Path(root).expanduser()
         self.download = bool(download)
+        self.verify = bool(verify)
 
     @property
     def data_dir(self) -> Path:
@@ -56,20 +85,39 @@ class TorchvisionDataModule(ImageDataModule):
         raise NotImplementedError
 
     def identity(self) -> dict[str, Any]:
-        return {"torchvision": self.torchvision_class}
+        return {"torchvision": self.torchvision_class, "root": str(self.root.resolve())}
+
+    def missing_files(self) -> list[str]:
+        """The expected files (relative to :attr:`data_dir`) that do not exist."""
+        return [f for f in self.expected_files if not (self.data_dir / f).exists()]
 
     def _open(self, split: str, download: bool = False, **kwargs: Any) -> Any:
         import torchvision.datasets
 
-        cls = getattr(torchvision.datasets, self.torchvision_class)
+        if self.verify:
+            cls = getattr(torchvision.datasets, self.torchvision_class)
+        else:
+            cls = unverified(self.torchvision_class)
         try:
             return cls(str(self.root), download=download, **self._split_kwargs(split), **kwargs)
         except (RuntimeError, OSError) as err:
-            what = "download failed" if download else "not downloaded"
+            missing = self.missing_files()
+            if download:
+                what, how = "download failed", self.how_to_get
+            elif missing or not self.expected_files:
+                shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+                what = "not downloaded" + (f"; missing {shown}" if missing else "")
+                how = self.how_to_get
+            else:
+                what = "files present but they fail torchvision's check (MD5 sum or format)"
+                how = (
+                    "Download the official files again, or, for a re-packed copy you trust, set "
+                    "dataset.verify=false to skip the MD5 check."
+                )
             raise missing_data_error(
                 f"{self.name} ({what})",
                 self.data_dir,
-                f"It needs {self.expected}. {self.how_to_get} Set dataset.root to the folder that holds "
+                f"It needs {self.expected}. {how} Set dataset.root to the folder that holds "
                 f"{self.data_dir.relative_to(self.root)}/ (now dataset.root={self.root}).",
                 err,
             ) from err
@@ -113,9 +161,18 @@ class MNISTDataModule(_InMemoryTorchvision):
 
     name = "mnist"
     torchvision_class = "MNIST"
-    expected = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte"
+    expected = (
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte "
+        "(or the same with .gz)"
+    )
+    expected_files = (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    )
     how_to_get = (
-        "Set dataset.download=true to fetch them (needs internet), or copy the (un-gzipped) idx files from "
+        "Set dataset.download=true to fetch them (needs internet), or copy the idx files (gzipped or not) from "
         "https://ossci-datasets.s3.amazonaws.com/mnist/ there."
     )
 
@@ -125,6 +182,25 @@ class MNISTDataModule(_InMemoryTorchvision):
     @property
     def data_dir(self) -> Path:
         return self.root / self.torchvision_class / "raw"
+
+    def missing_files(self) -> list[str]:
+        d = self.data_dir
+        return [f for f in self.expected_files if not (d / f).exists() and not (d / f"{f}.gz").exists()]
+
+    def decompress(self) -> None:
+        """Decompress ``<file>.gz`` next to it for every expected idx file that exists only gzipped."""
+        for name in self.expected_files:
+            target, packed = self.data_dir / name, self.data_dir / f"{name}.gz"
+            if not target.exists() and packed.is_file():
+                tmp = target.with_name(target.name + ".tmp")
+                with gzip.open(packed, "rb") as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                tmp.replace(target)
+
+    def _open(self, split: str, download: bool = False, **kwargs: Any) -> Any:
+        if not download:
+            self.decompress()
+        return super()._open(split, download=download, **kwargs)
 
     def _raw(self, split: str) -> tuple[Tensor, Tensor]:
         ds = self._open(split)
@@ -148,6 +224,7 @@ class CIFAR10DataModule(_InMemoryTorchvision):
     name = "cifar10"
     torchvision_class = "CIFAR10"
     expected = "data_batch_1 … data_batch_5, test_batch and batches.meta (checked against their MD5)"
+    expected_files = (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta")
     how_to_get = (
         "Set dataset.download=true to fetch cifar-10-python.tar.gz (needs internet), or download it from "
         "https://www.cs.toronto.edu/~kriz/cifar.html and extract it into dataset.root."
@@ -177,6 +254,14 @@ class CelebADataModule(TorchvisionDataModule):
     expected = (
         "img_align_celeba/ (the JPEGs) and the annotation files list_eval_partition.txt, identity_CelebA.txt, "
         "list_attr_celeba.txt, list_bbox_celeba.txt and list_landmarks_align_celeba.txt (checked against their MD5)"
+    )
+    expected_files = (
+        "img_align_celeba",
+        "list_eval_partition.txt",
+        "identity_CelebA.txt",
+        "list_attr_celeba.txt",
+        "list_bbox_celeba.txt",
+        "list_landmarks_align_celeba.txt",
     )
     how_to_get = (
         "Download them from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html (Google Drive) and unzip "

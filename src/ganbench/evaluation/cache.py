@@ -20,6 +20,13 @@ import torch
 from torch import Tensor
 
 
+def readable_mode() -> int:
+    """The mode a newly created file gets under the current umask (mkstemp's files are 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """``torch.save`` through a temporary file and a rename, so concurrent runs (or ranks) never read
     a partial file."""
@@ -31,6 +38,7 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(buffer.getvalue())
+        os.chmod(tmp, readable_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

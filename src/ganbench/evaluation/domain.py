@@ -81,9 +81,9 @@ def train_classifier(
     labels: Tensor,
     num_classes: int,
     *,
-    epochs: int = 30,
+    epochs: int = 12,
     batch_size: int = 64,
-    lr: float = 2e-3,
+    lr: float = 5e-3,
     width: int = 16,
     num_features: int = 64,
     max_shift: int = 1,
@@ -148,7 +148,7 @@ class DomainExtractor:
             "shape": list(images.shape[1:]),
             "classes": self.num_classes,
             "train": {k: train_kwargs[k] for k in sorted(train_kwargs)},
-            "version": 1,
+            "version": 2,
         }
         digest = key_digest(key)
         path = Path(cache_dir) / f"classifier_{datamodule.name}_{images.shape[-1]}px_{digest}.pt"

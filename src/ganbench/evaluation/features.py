@@ -110,3 +110,28 @@ def cache_root(configured: str | os.PathLike | None = None) -> Path:
     if configured:
         return Path(configured).expanduser()
     return Path(os.environ.get("GANBENCH_CACHE", Path.home() / ".cache" / "ganbench")).expanduser()
+
+
+def save_random_inception_weights(path: str | os.PathLike, seed: int = 0) -> Path:
+    """Write a randomly initialised FID Inception-v3 in torch-fidelity's weights format (the
+    ``state_dict`` of ``FeatureExtractorInceptionV3``) to ``path``.
+
+    It has the real network's architecture and cost, so it serves to time evaluations and to test
+    the offline ``feature_extractor_weights_path`` route; its FIDs mean nothing. Nothing is
+    downloaded."""
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    cls = fe.FeatureExtractorInceptionV3
+    original_load, original_url = cls.load_state_dict, fe.load_state_dict_from_url
+    cls.load_state_dict = lambda self, state_dict, *args, **kwargs: None  # keep the random initialisation
+    fe.load_state_dict_from_url = lambda *args, **kwargs: {}
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = cls("inception-v3-compat", ["2048", "logits_unbiased"])
+    finally:
+        cls.load_state_dict, fe.load_state_dict_from_url = original_load, original_url
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), path)
+    return path

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from torch import Tensor
 
+from ganbench.evaluation.cache import readable_mode
 from ganbench.evaluation.features import to_uint8
 
 
@@ -43,6 +44,7 @@ def save_grid(samples: Tensor, path: Path, title: str = "", nrow: int | None = N
     os.close(fd)
     try:
         image.save(tmp, format="PNG", pnginfo=info)
+        os.chmod(tmp, readable_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

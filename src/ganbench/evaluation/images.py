@@ -6,8 +6,10 @@ It implements the interface of :class:`ganbench.training.callbacks.EvaluationCal
 are the EMA generator's output in [−1, 1], on the model's device; the extractors follow them there.
 The extractors live here, not in the GANModule, so their weights never enter a training checkpoint.
 
-Under DDP every rank calls :meth:`metrics` with its own samples; the features are gathered so that
-every rank computes the same numbers over all of them.
+Under DDP every rank calls :meth:`metrics` with *all* the samples (``EvaluationCallback`` draws
+them per rank with seed ``eval.seed + rank`` and all-gathers them); each rank extracts the features
+of its own contiguous share, and the features are all-gathered back, so the extractor runs once per
+sample and every rank computes the same numbers over all of them.
 """
 
 from __future__ import annotations
@@ -29,15 +31,43 @@ from ganbench.evaluation.grid import save_grid
 log = logging.getLogger("ganbench")
 
 
-def _gather(x: Tensor) -> Tensor:
-    """Concatenate ``x`` over the ranks of an initialised process group (itself otherwise)."""
+def _world() -> tuple[int, int]:
+    """(rank, world size) of an initialised process group, else (0, 1)."""
     import torch.distributed as dist
 
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return x
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x.contiguous())
-    return torch.cat(parts)
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def shard(n: int, rank: int, world: int) -> tuple[int, int]:
+    """[start, stop) of rank ``rank``'s contiguous share of ``n`` items: ⌈n / world⌉ each, the last
+    ranks possibly short (or empty)."""
+    per = -(-n // world)
+    return min(n, rank * per), min(n, (rank + 1) * per)
+
+
+def sharded(fn, samples: Tensor) -> tuple[Tensor, ...]:
+    """``fn(samples)`` (a tuple of per-sample tensors) computed under DDP as: each rank applies
+    ``fn`` to its share of ``samples`` (padded to ⌈N / world⌉ rows with copies of the first
+    sample), the results are all-gathered in rank order and the padding is cut off."""
+    rank, world = _world()
+    if world == 1:
+        return fn(samples)
+    import torch.distributed as dist
+
+    n = samples.shape[0]
+    per = -(-n // world)
+    start, stop = shard(n, rank, world)
+    local = samples[start:stop]
+    if local.shape[0] < per:
+        local = torch.cat([local, samples[:1].expand(per - local.shape[0], *samples.shape[1:])])
+    out = []
+    for x in fn(local):
+        parts = [torch.empty_like(x) for _ in range(world)]
+        dist.all_gather(parts, x.contiguous())
+        out.append(torch.cat(parts)[:n])
+    return tuple(out)
 
 
 class ImageEvaluator:
@@ -178,8 +208,7 @@ class ImageEvaluator:
         start = time.perf_counter()
         out: dict[str, float] = {}
         for name in self.extractors:
-            features, logits = self._extract(name, samples)
-            features, logits = _gather(features), _gather(logits)
+            features, logits = sharded(lambda x, name=name: self._extract(name, x), samples)
             distances = self._distance(name, features.device)(features, seed=self.metric_seed)
             prefix = "domain_" if name == "domain" else ""
             out.update({prefix + k: v for k, v in distances.items()})
