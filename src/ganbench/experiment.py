@@ -36,6 +36,8 @@ for _message in (
     r".*smaller than the logging interval.*",  # ganbench logs every `log_every` iterations itself
     r".*LeafSpec.*",
     r".*weights_only.*was not set.*",
+    # image datamodules restore their data position from the checkpoint themselves (IterationSampler)
+    r".*your dataloader is not resumable.*",
 ):
     warnings.filterwarnings("ignore", message=_message)
 

@@ -40,9 +40,9 @@ def test_real_halves_are_close_and_fid_grows_with_noise(digits):
     fids = [frechet_distance(extractor(a)[0], extractor((b + s * noise).clamp(-1, 1))[0]) for s in (0.2, 0.4, 0.8)]
     uniform = torch.rand(b.shape, generator=torch.Generator().manual_seed(2)) * 2 - 1
     fids.append(frechet_distance(extractor(a)[0], extractor(uniform)[0]))
-    assert halves < 0.5  # measured 0.24 (898 vs 899 images)
+    assert halves < 0.5  # measured 0.31 (898 vs 899 images)
     assert all(lo < hi for lo, hi in zip([halves, *fids], fids)), (halves, fids)
-    assert fids[-1] > 20 * halves  # uniform noise: ~30
+    assert fids[-1] > 20 * halves  # uniform noise: 30
 
 
 def test_metrics_of_real_images_are_those_of_real_images(digits):
