@@ -35,6 +35,7 @@ for _message in (
     r".*smaller than the logging interval.*",  # ganbench logs every `log_every` iterations itself
     r".*LeafSpec.*",
     r".*weights_only.*was not set.*",
+    r".*all_gather is deprecated.*",
 ):
     warnings.filterwarnings("ignore", message=_message)
 
@@ -124,6 +125,8 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         default_root_dir=str(run_dir),
         num_sanity_val_steps=0,
         log_every_n_steps=cfg.log_every,
+        # datamodules place data per rank themselves (toy data is drawn per rank on the device)
+        use_distributed_sampler=False,
         limit_val_batches=0,
     )
     return Experiment(cfg, datamodule, module, trainer, evaluation, checkpoint, interrupt)

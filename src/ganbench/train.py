@@ -15,6 +15,7 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from ganbench.config import conf_dir
@@ -75,6 +76,8 @@ def main(cfg: DictConfig) -> float | None:
             raise
         # In a sweep, one failing job must not stop the others: summary.json says "failed".
         log.exception("job %s failed; the sweep goes on", hydra_cfg.job.num)
+        return None
+    if rank_zero_only.rank != 0:
         return None
     print(describe(summary), flush=True)
     if summary["status"] == "interrupted":
