@@ -87,8 +87,14 @@ def test_multirun_with_subprocess_ddp_is_refused(monkeypatch):
 @pytest.mark.parametrize("reg", ["none", "gp", "r1", "clip"])
 def test_bf16_mixed_works_with_every_regularizer(train, reg):
     loss = "wasserstein" if reg in ("gp", "clip") else "nonsaturating"
-    summary, run_dir = train(f"regularizer={reg}", f"loss={loss}", "accelerator.precision=bf16-mixed",
-                             "iterations=15", "log_every=5", "eval.num_samples=200")
+    summary, run_dir = train(
+        f"regularizer={reg}",
+        f"loss={loss}",
+        "accelerator.precision=bf16-mixed",
+        "iterations=15",
+        "log_every=5",
+        "eval.num_samples=200",
+    )
     assert summary["status"] == "completed" and summary["iterations"] == 15
     import csv
 

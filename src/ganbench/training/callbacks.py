@@ -53,7 +53,6 @@ class EvaluationCallback(Callback):
         self.last_metrics, self.last_iteration = metrics, iteration
         return metrics
 
-
     def gathered_samples(self, trainer: L.Trainer, pl_module: GANModule):
         """``num_samples`` samples: one process draws them with ``seed``; under DDP each rank draws
         its share with ``seed + rank`` and every rank gets all of them, in rank order."""
