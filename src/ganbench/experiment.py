@@ -12,6 +12,7 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -114,6 +115,8 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     if cfg.trainer.enable_progress_bar:
         callbacks.append(IterationProgressBar(refresh_rate=cfg.log_every))
     loggers = [instantiate(spec, save_dir=str(run_dir)) for spec in (cfg.logger or {}).values()]
+    # On SLURM, ganbench checkpoints and requeues itself (ganbench.slurm); Lightning's auto-requeue is off.
+    plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.accelerator),
         **OmegaConf.to_container(cfg.trainer),
@@ -128,6 +131,7 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         # datamodules place data per rank themselves (toy data is drawn per rank on the device)
         use_distributed_sampler=False,
         limit_val_batches=0,
+        plugins=plugins,
     )
     return Experiment(cfg, datamodule, module, trainer, evaluation, checkpoint, interrupt)
 

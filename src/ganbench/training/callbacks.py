@@ -11,6 +11,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 
+from ganbench.slurm import requeue_signals
 from ganbench.training.module import GANModule
 
 
@@ -121,6 +122,8 @@ class GracefulInterrupt(Callback):
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
+        # on a cluster, also the scheduler's "time is almost up" signal (see ganbench.slurm)
+        self.signals = (*self.SIGNALS, *requeue_signals())
         self.received: str | None = None
         self.at_iteration: int | None = None
         self._previous: dict[int, Any] = {}
@@ -131,7 +134,7 @@ class GracefulInterrupt(Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.received = None
-        for sig in self.SIGNALS:
+        for sig in self.signals:
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread: leave signals to the host process
