@@ -302,3 +302,14 @@ def test_datamodule_shards_per_rank_and_restores_its_position():
     assert state["iteration"] == 4
     resumed = batches(1, 0, state)
     assert all(torch.equal(a, b) for a, b in zip(resumed[:2], single[4:]))
+
+
+# ---------------------------------------------------------------------------------------------- config
+@pytest.mark.parametrize(
+    "dataset,expected", [("cifar10", 10000), ("mnist", 10000), ("celeba", 10000), ("digits", 2000), ("ring", 2500)]
+)
+def test_eval_num_samples_defaults_to_the_datasets(dataset, expected):
+    from ganbench.config import compose
+
+    assert compose([f"dataset={dataset}"]).eval.num_samples == expected
+    assert compose([f"dataset={dataset}", "eval.num_samples=123"]).eval.num_samples == 123
