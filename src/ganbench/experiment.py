@@ -109,7 +109,7 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     )
     checkpoint = IterationCheckpoint(run_dir / "checkpoints", cfg.checkpoint.every)
     interrupt = GracefulInterrupt()
-    callbacks = [evaluation, checkpoint, interrupt]
+    callbacks = [evaluation, interrupt, checkpoint]  # interrupt before checkpoint: see GracefulInterrupt
     if cfg.trainer.enable_progress_bar:
         callbacks.append(IterationProgressBar(refresh_rate=cfg.log_every))
     loggers = [instantiate(spec, save_dir=str(run_dir)) for spec in (cfg.logger or {}).values()]
@@ -139,11 +139,6 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
     """
     last = run_dir / "checkpoints" / "last.ckpt"
     if cfg.get("resume"):
-        if not last.is_file():
-            raise FileNotFoundError(
-                f"resume={cfg.resume}: there is no {last} to resume from. Give the directory of a run "
-                "that saved at least one checkpoint (checkpoint.every iterations)."
-            )
         return last
     if not last.is_file():
         return None
@@ -181,6 +176,11 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """
     run_dir = Path(cfg.resume) if cfg.get("resume") else Path(run_dir)
     if cfg.get("resume"):
+        if not (run_dir / "checkpoints" / "last.ckpt").is_file():
+            raise FileNotFoundError(
+                f"resume={cfg.resume}: there is no {run_dir / 'checkpoints' / 'last.ckpt'} to resume from. Give the "
+                "directory of a run that saved at least one checkpoint (every checkpoint.every iterations)."
+            )
         if not (run_dir / "config.yaml").is_file():
             raise FileNotFoundError(f"resume={cfg.resume}: {run_dir / 'config.yaml'} not found; is it a ganbench run?")
         saved = OmegaConf.load(run_dir / "config.yaml")
@@ -220,7 +220,9 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     exp: Experiment | None = None
     try:
         exp = build(cfg, run_dir)
-        exp.trainer.fit(exp.module, datamodule=exp.datamodule, ckpt_path=str(ckpt) if ckpt else None)
+        exp.trainer.fit(
+            exp.module, datamodule=exp.datamodule, ckpt_path=str(ckpt) if ckpt else None, weights_only=False
+        )
         if exp.interrupt.received:
             summary.update(
                 status="interrupted", reason=f"{exp.interrupt.received} at iteration {exp.interrupt.at_iteration}"
@@ -228,14 +230,14 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         else:
             summary["status"] = "completed"
     except NonFiniteError as err:
-        summary.update(status="diverged", reason=str(err))
+        summary.update(status="diverged", reason=str(err), diverged_at=err.iteration)
         log.error("run diverged: %s", err)
     except BaseException as err:
         summary.update(status="failed", error=f"{type(err).__name__}: {err}")
         raise
     finally:
         if exp is not None:
-            summary["iterations"] = exp.module.iteration
+            summary["iterations"] = summary.get("diverged_at", exp.module.iteration + 1) - 1
             summary["metrics"] = exp.evaluation.last_metrics or previous.get("metrics", {})
             summary["evaluated_at"] = exp.evaluation.last_iteration or previous.get("evaluated_at")
             summary["plot"] = str(exp.evaluation.last_plot) if exp.evaluation.last_plot else previous.get("plot")

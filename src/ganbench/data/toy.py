@@ -35,10 +35,14 @@ class GaussianMixture2D:
             self._centers_on[device] = self.centers.to(device)
         return self._centers_on[device]
 
-    def sample(self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None) -> Tensor:
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+    ) -> Tensor:
         """Draw ``n`` points; with ``generator``, on its device and from its stream."""
-        device = torch.device(device) if device is not None else (
-            generator.device if generator is not None else torch.device("cpu")
+        device = (
+            torch.device(device)
+            if device is not None
+            else (generator.device if generator is not None else torch.device("cpu"))
         )
         centers = self._centers(device)
         idx = torch.randint(self.num_modes, (n,), device=device, generator=generator)

@@ -76,19 +76,23 @@ class IterationCheckpoint(Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
         iteration = pl_module.iteration
-        if self.every and iteration % self.every == 0:
+        due = bool(self.every) and iteration % self.every == 0
+        if due:
             self.save(trainer, f"iter{iteration:06d}.ckpt")
-            self.last_path = self.save(trainer, "last.ckpt")
+        if due or trainer.should_stop:  # a stop request (see GracefulInterrupt) saves here, mid-epoch,
+            self.last_path = self.save(trainer, "last.ckpt")  # so that resuming continues the epoch
 
     def on_train_end(self, trainer: L.Trainer, pl_module: GANModule) -> None:
-        self.last_path = self.save(trainer, "last.ckpt")
+        if not trainer.should_stop:
+            self.last_path = self.save(trainer, "last.ckpt")
 
 
 class GracefulInterrupt(Callback):
     """Turn SIGINT (Ctrl-C) and SIGTERM into a clean stop at the end of the current iteration.
 
-    The run then ends through the normal path, so ``last.ckpt`` holds a consistent state (never a
-    half-done iteration) and the summary says ``interrupted``. A second signal while stopping is
+    It sets ``trainer.should_stop``; :class:`IterationCheckpoint` (listed after this callback) then
+    saves ``last.ckpt`` at that iteration boundary, never in a half-done iteration, and the run ends
+    through the normal path with the summary saying ``interrupted``. A second signal while stopping is
     ignored. The previous handlers are restored when training ends.
     """
 

@@ -45,7 +45,11 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 class NonFiniteError(RuntimeError):
-    """A loss or output became NaN or infinite: the run has diverged."""
+    """A loss, an output or a weight became NaN or infinite at ``iteration``: the run has diverged."""
+
+    def __init__(self, message: str, iteration: int) -> None:
+        super().__init__(message)
+        self.iteration = iteration
 
 
 class GANModule(L.LightningModule):
@@ -233,7 +237,7 @@ class GANModule(L.LightningModule):
         if not all(ok):
             names = [*tensors, *weights]
             bad = [n for n, good in zip(names, ok) if not good]
-            raise NonFiniteError(f"non-finite {', '.join(bad)} at iteration {iteration}")
+            raise NonFiniteError(f"non-finite {', '.join(bad)} at iteration {iteration}", iteration)
 
     def _record(
         self, iteration: int, d_loss: Tensor, g_loss: Tensor, penalty: Tensor, real_out: Tensor, fake_out: Tensor
