@@ -12,6 +12,7 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -35,6 +36,7 @@ for _message in (
     r".*smaller than the logging interval.*",  # ganbench logs every `log_every` iterations itself
     r".*LeafSpec.*",
     r".*weights_only.*was not set.*",
+    r".*all_gather is deprecated.*",
 ):
     warnings.filterwarnings("ignore", message=_message)
 
@@ -113,6 +115,8 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     if cfg.trainer.enable_progress_bar:
         callbacks.append(IterationProgressBar(refresh_rate=cfg.log_every))
     loggers = [instantiate(spec, save_dir=str(run_dir)) for spec in (cfg.logger or {}).values()]
+    # On SLURM, ganbench checkpoints and requeues itself (ganbench.slurm); Lightning's auto-requeue is off.
+    plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.accelerator),
         **OmegaConf.to_container(cfg.trainer),
@@ -124,7 +128,10 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         default_root_dir=str(run_dir),
         num_sanity_val_steps=0,
         log_every_n_steps=cfg.log_every,
+        # datamodules place data per rank themselves (toy data is drawn per rank on the device)
+        use_distributed_sampler=False,
         limit_val_batches=0,
+        plugins=plugins,
     )
     return Experiment(cfg, datamodule, module, trainer, evaluation, checkpoint, interrupt)
 

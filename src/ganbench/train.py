@@ -15,15 +15,17 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from ganbench.config import conf_dir
 from ganbench.experiment import choices, describe, run
+from ganbench.slurm import requeue, requeue_signals
 from ganbench.summary import write_summary
 from ganbench.validation import ConfigError, requested_devices
 
 log = logging.getLogger("ganbench")
-SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
+SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143, "SIGUSR1": 138, "SIGUSR2": 140}
 
 
 def refuse_duplicate_sweeps(cfg: DictConfig) -> None:
@@ -76,9 +78,15 @@ def main(cfg: DictConfig) -> float | None:
         # In a sweep, one failing job must not stop the others: summary.json says "failed".
         log.exception("job %s failed; the sweep goes on", hydra_cfg.job.num)
         return None
+    if rank_zero_only.rank != 0:
+        return None
     print(describe(summary), flush=True)
     if summary["status"] == "interrupted":
         signame = summary.get("reason", "").split(" ")[0]
+        if signame in {sig.name for sig in requeue_signals()}:
+            # the cluster's time-limit or preemption warning: the same job comes back and resumes here
+            print(f"  {requeue(signame)}", flush=True)
+            sys.exit(SIGNAL_EXIT.get(signame, 1))
         print(f"  resume with: ganbench-train resume={summary['run_dir']}", flush=True)
         if signame == "SIGINT" and multirun:
             raise KeyboardInterrupt  # Ctrl-C stops the whole sweep
