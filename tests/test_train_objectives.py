@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import math
+from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from ganbench.config import conf_dir
 
@@ -27,6 +29,16 @@ def test_every_new_objective_has_a_config():
 def test_objective_trains_from_config(train, loss):
     reg = REGULARIZER.get(loss, "none")
     summary, run_dir = train(f"loss={loss}", f"regularizer={reg}", *SHORT)
+    check_run(summary, run_dir, loss, reg)
+
+
+def test_label_smoothing_from_the_command_line(train):
+    summary, run_dir = train("loss=nonsaturating", "+loss.real_label=0.9", *SHORT)
+    check_run(summary, run_dir, "nonsaturating", "none")
+    assert OmegaConf.load(run_dir / "config.yaml").loss.real_label == 0.9
+
+
+def check_run(summary: dict, run_dir: Path, loss: str, reg: str) -> None:
     assert summary["status"] == "completed" and summary["iterations"] == 20
     assert summary["choices"]["loss"] == loss and summary["choices"]["regularizer"] == reg
     logged = [r for r in csv.DictReader(open(run_dir / "metrics.csv")) if r.get("d_loss")]
