@@ -1,5 +1,5 @@
 """One-dimensional distributions and divergences by numerical quadrature, to check objectives
-against theory (tests/losses, scripts/plot_objective_divergences.py).
+against theory (tests/losses, scripts/plot_objectives.py).
 
 Every divergence is computed from its own definition with :func:`scipy.integrate.quad`, in log
 space where densities get small; none of it goes through the loss classes.
