@@ -35,10 +35,16 @@ def test_required_options_exist():
 
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
 def test_every_option_composes(group, option):
-    cfg = compose([f"{group}={option}"])
+    # image models take their shape from an image dataset (${dataset.channels}, ${dataset.resolution})
+    image_model = group == "model" and option in ("dcgan", "resnet")
+    cfg = compose([f"{group}={option}", *(["dataset=digits"] if image_model else [])])
     assert cfg.hydra.runtime.choices[group] == option
     node = cfg[group]
-    if group in ("loss", "regularizer", "dataset"):
+    if (group, option) == ("dataset", "folder"):  # dataset.root has no default: it must be given
+        with pytest.raises(Exception, match="dataset.root"):
+            instantiate(node)
+        assert instantiate(compose(["dataset=folder", "dataset.root=/some/images"]).dataset) is not None
+    elif group in ("loss", "regularizer", "dataset"):
         assert instantiate(node) is not None
     elif group == "model":
         assert instantiate(node.generator) is not None and instantiate(node.discriminator) is not None
