@@ -14,6 +14,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from ganbench.loggers import make_loggers
 from ganbench.summary import atomic_write_text, write_summary
 from ganbench.training.callbacks import EvaluationCallback, IterationCheckpoint, IterationProgressBar
 from ganbench.training.module import GANModule, NonFiniteError
@@ -113,7 +114,7 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     callbacks = [evaluation, checkpoint]
     if cfg.trainer.enable_progress_bar:
         callbacks.append(IterationProgressBar(refresh_rate=cfg.log_every))
-    loggers = [instantiate(spec, save_dir=str(run_dir)) for spec in (cfg.logger or {}).values()]
+    loggers = make_loggers(cfg, run_dir)
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.accelerator),
         **OmegaConf.to_container(cfg.trainer),

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from ganbench.config import conf_dir
 from ganbench.experiment import describe, run
+from ganbench.launchers import limit_job_threads
 
 log = logging.getLogger("ganbench")
 
@@ -25,6 +26,7 @@ def main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    limit_job_threads(hydra_cfg)
     try:
         summary = run(cfg, run_dir)
     except Exception:
