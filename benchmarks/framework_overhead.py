@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 
 from ganbench.config import compose
-from ganbench.experiment import device_sampler
+from ganbench.data.toy import DeviceSampler
 from ganbench.training import EMAGenerator, GANModule
 from ganbench.training.callbacks import IterationProgressBar
 
@@ -58,7 +58,7 @@ def framework_round(cfg, g0, d0, iterations: int, warmup: int, progress_bar: boo
         n_critic=cfg.n_critic,
         ema_decay=cfg.ema.decay,
         log_every=cfg.log_every,
-        real_sampler=device_sampler(dm, cfg.seed + 1),
+        real_sampler=DeviceSampler(dm.mixture, cfg.seed + 1),
     )
     timer = SteadyStateTimer(warmup)
     callbacks = [timer] + ([IterationProgressBar(refresh_rate=cfg.log_every)] if progress_bar else [])

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+
+import ganbench.schema  # noqa: F401  (registers the root schema with Hydra's ConfigStore)
+
+# hydra.run.dir: the directory given by resume=..., else the default pattern
+OmegaConf.register_new_resolver("ganbench_run_dir", lambda resume, default: resume or default, replace=True)
 
 
 def conf_dir() -> Path:

@@ -12,12 +12,20 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from ganbench.loggers import make_loggers
-from ganbench.summary import atomic_write_text, write_summary
-from ganbench.training.callbacks import EvaluationCallback, IterationCheckpoint, IterationProgressBar
+from ganbench.data.toy import DeviceSampler
+from ganbench.loggers import make_loggers, truncate_metrics
+from ganbench.summary import atomic_write_text, read_summary, write_summary
+from ganbench.training.callbacks import (
+    EvaluationCallback,
+    GracefulInterrupt,
+    IterationCheckpoint,
+    IterationProgressBar,
+)
 from ganbench.training.module import GANModule, NonFiniteError
+from ganbench.validation import validate_config
 
 log = logging.getLogger("ganbench")
 
@@ -52,6 +60,7 @@ class Experiment:
     trainer: L.Trainer
     evaluation: EvaluationCallback
     checkpoint: IterationCheckpoint
+    interrupt: GracefulInterrupt
 
 
 def choices(cfg: DictConfig) -> dict[str, str]:
@@ -66,20 +75,6 @@ def choices(cfg: DictConfig) -> dict[str, str]:
     return {g: str(picked.get(g)) for g in CHOICE_GROUPS if picked.get(g) is not None}
 
 
-def device_sampler(dataset: Any, seed: int):
-    """A ``(n, device) -> Tensor`` function drawing real samples from ``dataset.mixture`` with a
-    private, seeded generator created on first use on the model's device."""
-    state: dict[str, torch.Generator] = {}
-
-    def sample(n: int, device: torch.device) -> torch.Tensor:
-        if "rng" not in state or state["rng"].device != device:
-            state["rng"] = torch.Generator(device=device).manual_seed(seed)
-        return dataset.mixture.sample(n, state["rng"])
-
-    sample.state = state  # exposed so checkpoints can save the stream
-    return sample
-
-
 def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     run_dir = Path(run_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -89,7 +84,9 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     loss = instantiate(cfg.loss)
     regularizer = instantiate(cfg.regularizer)
     opt = cfg.optimizer
-    sampler = device_sampler(datamodule, cfg.seed + 1) if getattr(datamodule, "samples_on_device", False) else None
+    sampler = (
+        DeviceSampler(datamodule.mixture, cfg.seed + 1) if getattr(datamodule, "samples_on_device", False) else None
+    )
     module = GANModule(
         generator,
         discriminator,
@@ -111,7 +108,8 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         datamodule.evaluator(cfg.eval.num_samples), cfg.eval.every, run_dir / "plots", seed=cfg.eval.seed
     )
     checkpoint = IterationCheckpoint(run_dir / "checkpoints", cfg.checkpoint.every)
-    callbacks = [evaluation, checkpoint]
+    interrupt = GracefulInterrupt()
+    callbacks = [evaluation, interrupt, checkpoint]  # interrupt before checkpoint: see GracefulInterrupt
     if cfg.trainer.enable_progress_bar:
         callbacks.append(IterationProgressBar(refresh_rate=cfg.log_every))
     loggers = make_loggers(cfg, run_dir)
@@ -128,49 +126,126 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         log_every_n_steps=cfg.log_every,
         limit_val_batches=0,
     )
-    return Experiment(cfg, datamodule, module, trainer, evaluation, checkpoint)
+    return Experiment(cfg, datamodule, module, trainer, evaluation, checkpoint, interrupt)
+
+
+def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
+    """The checkpoint this run continues from, if any.
+
+    ``resume=<run dir>`` asks for it explicitly (the run directory must hold
+    ``checkpoints/last.ckpt``). Without it, a run directory that already holds a checkpoint of the
+    *same* config is resumed automatically: that is what makes a requeued SLURM job continue
+    instead of starting over. A checkpoint of a different config is refused, never overwritten.
+    """
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if cfg.get("resume"):
+        return last
+    if not last.is_file():
+        return None
+    saved_path = run_dir / "config.yaml"
+    if saved_path.is_file():
+        saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
+        current = _resolved(cfg)
+        diff = sorted(k for k in set(saved) | set(current) if k != "resume" and saved.get(k) != current.get(k))
+        if diff:
+            raise ValueError(
+                f"{run_dir} already holds a checkpoint of a different run (config differs in: {', '.join(diff)}). "
+                f"Choose another hydra.run.dir, or pass resume={run_dir} to continue that run as it was."
+            )
+    return last
+
+
+def _resolved(cfg: DictConfig) -> dict[str, Any]:
+    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+
+
+def _previous_summary(run_dir: Path) -> dict[str, Any]:
+    try:
+        return read_summary(run_dir)
+    except (FileNotFoundError, ValueError):
+        return {}
 
 
 def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train, evaluate and write ``config.yaml`` and ``summary.json`` into ``run_dir``.
 
-    Returns the summary. A divergence ends the run with status ``diverged``; any other error is
-    recorded as ``failed`` in the summary and re-raised.
+    Returns the summary. With ``resume=<run dir>`` (or a checkpoint of the same config already in
+    ``run_dir``) the run continues from ``checkpoints/last.ckpt`` with its saved config. A divergence
+    ends the run with status ``diverged``; SIGINT/SIGTERM with ``interrupted`` after a checkpoint;
+    any other error is recorded as ``failed`` and re-raised.
     """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved, resolve=True))
+    run_dir = Path(cfg.resume) if cfg.get("resume") else Path(run_dir)
+    if cfg.get("resume"):
+        if not (run_dir / "checkpoints" / "last.ckpt").is_file():
+            raise FileNotFoundError(
+                f"resume={cfg.resume}: there is no {run_dir / 'checkpoints' / 'last.ckpt'} to resume from. Give the "
+                "directory of a run that saved at least one checkpoint (every checkpoint.every iterations)."
+            )
+        if not (run_dir / "config.yaml").is_file():
+            raise FileNotFoundError(f"resume={cfg.resume}: {run_dir / 'config.yaml'} not found; is it a ganbench run?")
+        saved = OmegaConf.load(run_dir / "config.yaml")
+        saved.resume = str(run_dir)
+        cfg = saved
+    validate_config(cfg)
+    ckpt = checkpoint_to_resume(cfg, run_dir)
+    previous = _previous_summary(run_dir) if ckpt else {}
+    if previous.get("status") == "completed":
+        log.info("%s already completed; nothing to resume", run_dir)
+        return previous
+    is_zero = rank_zero_only.rank == 0
     start = time.perf_counter()
     summary: dict[str, Any] = {
-        "status": "failed",
+        "status": "running",
         "iterations": 0,
         "seed": int(cfg.seed),
-        "choices": choices(cfg),
+        "choices": previous.get("choices") or choices(cfg),
         "metrics": {},
         "wall_seconds": 0.0,
         "run_dir": str(run_dir),
     }
+    if ckpt is not None:
+        resumed_at = int(torch.load(ckpt, map_location="cpu", weights_only=False)["ganbench"]["iteration"])
+        summary["resumed_from"] = resumed_at
+        summary["wall_seconds_before"] = float(previous.get("wall_seconds", 0.0)) + float(
+            previous.get("wall_seconds_before", 0.0)
+        )
+    if is_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(_resolved(cfg)))
+        if ckpt is None:
+            (run_dir / "metrics.csv").unlink(missing_ok=True)
+        else:
+            truncate_metrics(run_dir / "metrics.csv", summary["resumed_from"])
+        write_summary(run_dir, summary)
     exp: Experiment | None = None
     try:
         exp = build(cfg, run_dir)
-        exp.trainer.fit(exp.module, datamodule=exp.datamodule)
-        summary["status"] = "completed"
+        exp.trainer.fit(
+            exp.module, datamodule=exp.datamodule, ckpt_path=str(ckpt) if ckpt else None, weights_only=False
+        )
+        if exp.interrupt.received:
+            summary.update(
+                status="interrupted", reason=f"{exp.interrupt.received} at iteration {exp.interrupt.at_iteration}"
+            )
+        else:
+            summary["status"] = "completed"
     except NonFiniteError as err:
-        summary.update(status="diverged", reason=str(err))
+        summary.update(status="diverged", reason=str(err), diverged_at=err.iteration)
         log.error("run diverged: %s", err)
     except BaseException as err:
         summary.update(status="failed", error=f"{type(err).__name__}: {err}")
         raise
     finally:
         if exp is not None:
-            summary["iterations"] = exp.module.iteration
-            summary["metrics"] = exp.evaluation.last_metrics
-            summary["evaluated_at"] = exp.evaluation.last_iteration
-            summary["plot"] = str(exp.evaluation.last_plot) if exp.evaluation.last_plot else None
+            summary["iterations"] = summary.get("diverged_at", exp.module.iteration + 1) - 1
+            summary["metrics"] = exp.evaluation.last_metrics or previous.get("metrics", {})
+            summary["evaluated_at"] = exp.evaluation.last_iteration or previous.get("evaluated_at")
+            summary["plot"] = str(exp.evaluation.last_plot) if exp.evaluation.last_plot else previous.get("plot")
             summary["checkpoint"] = str(exp.checkpoint.last_path) if exp.checkpoint.last_path else None
+            for logger in exp.trainer.loggers:
+                logger.save()
         summary["wall_seconds"] = round(time.perf_counter() - start, 3)
-        if exp is None or exp.trainer.is_global_zero:
+        if is_zero:
             write_summary(run_dir, summary)
     return summary
 

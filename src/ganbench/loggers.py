@@ -1,4 +1,5 @@
-"""Instantiate the run's loggers from ``cfg.logger``.
+"""The run's loggers: instantiate them from ``cfg.logger``, and ganbench's CSV logger whose
+``metrics.csv`` survives a resume.
 
 Every logger gets ``save_dir`` = the run directory. A logger factory that takes a ``run_cfg``
 argument (like :func:`ganbench.wandb_support.wandb_logger`) also gets the run's composed config,
@@ -7,11 +8,15 @@ to name, tag and describe the run.
 
 from __future__ import annotations
 
+import csv
 import inspect
 from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_object, instantiate
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from omegaconf import DictConfig
 
 
@@ -34,3 +39,48 @@ def make_loggers(cfg: DictConfig, run_dir: Path) -> list[Any]:
         else:
             loggers.append(instantiate(spec, save_dir=str(run_dir)))
     return loggers
+
+
+class _AppendingWriter(ExperimentWriter):
+    """Lightning's CSV writer deletes an existing ``metrics.csv``; this one appends to it under the
+    same columns (adding columns rewrites the header, as Lightning does)."""
+
+    def _check_log_dir_exists(self) -> None:
+        path = Path(self.metrics_file_path)
+        if path.is_file():
+            with open(path, newline="") as f:
+                self.metrics_keys = next(csv.reader(f), [])
+
+
+class CSVLogger(LightningCSVLogger):
+    """``metrics.csv`` in the run directory, appended to when a run resumes.
+
+    Use with ``name=""`` and ``version=""`` so the file lands directly in ``save_dir``.
+    """
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment
+
+
+def truncate_metrics(path: Path, last_iteration: int) -> int:
+    """Keep the rows of a ``metrics.csv`` logged at or before ``last_iteration`` (those a resumed
+    run does not log again); return how many rows were dropped."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames or [], list(reader)
+    kept = [r for r in rows if not r.get("step") or int(float(r["step"])) <= last_iteration]
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(kept)
+    tmp.replace(path)
+    return len(rows) - len(kept)

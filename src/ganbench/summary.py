@@ -2,7 +2,7 @@
 
 Schema (keys beyond these may be added, never removed)::
 
-    {"status": "completed" | "diverged" | "failed",
+    {"status": "running" | "completed" | "diverged" | "failed" | "interrupted",
      "iterations": int,            # iterations completed
      "seed": int,
      "choices": {"dataset": str, "model": str, "loss": str, "regularizer": str, ...},
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 SUMMARY_NAME = "summary.json"
-STATUSES = ("completed", "diverged", "failed")
+STATUSES = ("running", "completed", "diverged", "failed", "interrupted")
 
 
 def _jsonable(value: Any) -> Any:

@@ -2,11 +2,14 @@
 
 ganbench-train loss=hinge dataset=grid seed=3 iterations=500
 ganbench-train -m loss=minimax,nonsaturating seed=0,1
+ganbench-train resume=runs/ring/hinge/2026-11-23_10-00-00
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -15,10 +18,31 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ganbench.config import conf_dir
-from ganbench.experiment import describe, run
+from ganbench.experiment import choices, describe, run
+from ganbench.summary import write_summary
+from ganbench.validation import ConfigError, requested_devices
 from ganbench.launchers import limit_job_threads
 
 log = logging.getLogger("ganbench")
+SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
+
+
+def refuse_duplicate_sweeps(cfg: DictConfig) -> None:
+    """Lightning starts DDP worker processes by re-running the command line; under ``-m`` that
+    would start a second sweep in every worker (DESIGN.md §6). SLURM-launched ranks and
+    ``ddp_spawn`` do not re-run the command, so they are fine."""
+    acc = cfg.accelerator
+    strategy = str(acc.get("strategy", "auto"))
+    n = requested_devices(acc.get("devices", 1)) or 1
+    num_nodes = int(acc.get("num_nodes", 1))
+    under_slurm = "SLURM_NTASKS" in os.environ and int(os.environ["SLURM_NTASKS"]) > 1
+    if strategy.startswith("ddp") and "spawn" not in strategy and n * num_nodes > 1 and not under_slurm:
+        raise ConfigError(
+            f"accelerator.strategy={strategy} with {n * num_nodes} processes inside a Hydra multirun (-m): Lightning "
+            "starts each extra process by re-running this command line, which would launch a duplicate sweep. "
+            "Use accelerator.strategy=ddp_spawn for -m sweeps on one machine, or hydra/launcher=submitit_slurm "
+            "(one SLURM task per GPU), or run the jobs one by one without -m."
+        )
 
 
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
@@ -28,7 +52,26 @@ def main(cfg: DictConfig) -> float | None:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     limit_job_threads(hydra_cfg)
     try:
+        if multirun:
+            refuse_duplicate_sweeps(cfg)
         summary = run(cfg, run_dir)
+    except ConfigError as err:
+        print(f"ganbench: {err}", file=sys.stderr, flush=True)
+        if not multirun:
+            sys.exit(2)
+        write_summary(
+            run_dir,
+            {
+                "status": "failed",
+                "iterations": 0,
+                "seed": cfg.seed,
+                "choices": choices(cfg),
+                "metrics": {},
+                "wall_seconds": 0.0,
+                "error": f"ConfigError: {err}",
+            },
+        )
+        return None
     except Exception:
         if not multirun:
             raise
@@ -36,6 +79,12 @@ def main(cfg: DictConfig) -> float | None:
         log.exception("job %s failed; the sweep goes on", hydra_cfg.job.num)
         return None
     print(describe(summary), flush=True)
+    if summary["status"] == "interrupted":
+        signame = summary.get("reason", "").split(" ")[0]
+        print(f"  resume with: ganbench-train resume={summary['run_dir']}", flush=True)
+        if signame == "SIGINT" and multirun:
+            raise KeyboardInterrupt  # Ctrl-C stops the whole sweep
+        sys.exit(SIGNAL_EXIT.get(signame, 1))
     return summary["metrics"].get("modes_captured")
 
 

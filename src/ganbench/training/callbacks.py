@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,8 @@ class IterationCheckpoint(Callback):
         self.last_path: Path | None = None
 
     def save(self, trainer: L.Trainer, name: str) -> Path:
+        for logger in trainer.loggers:  # metrics on disk are never behind the checkpoint
+            logger.save()
         path = self.dirpath / name
         tmp = path.with_name(path.name + ".tmp")
         trainer.save_checkpoint(tmp, weights_only=False)
@@ -73,12 +76,62 @@ class IterationCheckpoint(Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
         iteration = pl_module.iteration
-        if self.every and iteration % self.every == 0:
+        due = bool(self.every) and iteration % self.every == 0
+        if due:
             self.save(trainer, f"iter{iteration:06d}.ckpt")
-            self.last_path = self.save(trainer, "last.ckpt")
+        if due or trainer.should_stop:  # a stop request (see GracefulInterrupt) saves here, mid-epoch,
+            self.last_path = self.save(trainer, "last.ckpt")  # so that resuming continues the epoch
 
     def on_train_end(self, trainer: L.Trainer, pl_module: GANModule) -> None:
-        self.last_path = self.save(trainer, "last.ckpt")
+        if not trainer.should_stop:
+            self.last_path = self.save(trainer, "last.ckpt")
+
+
+class GracefulInterrupt(Callback):
+    """Turn SIGINT (Ctrl-C) and SIGTERM into a clean stop at the end of the current iteration.
+
+    It sets ``trainer.should_stop``; :class:`IterationCheckpoint` (listed after this callback) then
+    saves ``last.ckpt`` at that iteration boundary, never in a half-done iteration, and the run ends
+    through the normal path with the summary saying ``interrupted``. A second signal while stopping is
+    ignored. The previous handlers are restored when training ends.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self.at_iteration: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is None:
+            self.received = signal.Signals(signum).name
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.received = None
+        for sig in self.SIGNALS:
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals to the host process
+                pass
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
+        stop = trainer.strategy.reduce_boolean_decision(self.received is not None, all=False)
+        if stop and not trainer.should_stop:
+            self.received = self.received or "peer rank"
+            self.at_iteration = pl_module.iteration
+            trainer.should_stop = True
+
+    def _restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._restore()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self._restore()
 
 
 class IterationProgressBar(TQDMProgressBar):

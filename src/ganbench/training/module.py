@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,8 +18,38 @@ SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 RealSampler = Callable[[int, torch.device], Tensor]
 
 
+def rng_state() -> dict[str, Any]:
+    """The global RNG states of torch (CPU and CUDA), numpy and Python."""
+    import random
+
+    import numpy as np
+
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
 class NonFiniteError(RuntimeError):
-    """A loss or output became NaN or infinite: the run has diverged."""
+    """A loss, an output or a weight became NaN or infinite at ``iteration``: the run has diverged."""
+
+    def __init__(self, message: str, iteration: int) -> None:
+        super().__init__(message)
+        self.iteration = iteration
 
 
 class GANModule(L.LightningModule):
@@ -53,6 +82,7 @@ class GANModule(L.LightningModule):
         log_every: int = 10,
         grad_clip: float | None = None,
         real_sampler: RealSampler | None = None,
+        check_finite: bool = True,
     ) -> None:
         super().__init__()
         if n_critic < 1:
@@ -79,6 +109,8 @@ class GANModule(L.LightningModule):
         self.log_every = int(log_every)
         self.grad_clip = grad_clip
         self.real_sampler = real_sampler
+        self.check_finite = check_finite
+        self._schedulers: list[Any] = []
         self.latest: dict[str, float] = {}
         self._grad_norms: dict[str, Tensor] = {}
         self._log_now = False
@@ -180,12 +212,32 @@ class GANModule(L.LightningModule):
         g_opt.step()
         self.untoggle_optimizer(g_opt)
 
+        self._check_finite(iteration, d_loss=d_loss, g_loss=g_loss, penalty=penalty, d_real=real_out, d_fake=fake_out)
         for scheduler in self._schedulers:
             scheduler.step()
         if self.generator_ema is not None:
             self.generator_ema.update(self.generator, iteration)
         if self._log_now or iteration == self.trainer.max_steps // self.steps_per_iteration:
             self._record(iteration, d_loss, g_loss, penalty, real_out, fake_out)
+
+    def _check_finite(self, iteration: int, **tensors: Tensor) -> None:
+        """Stop the run within the iteration if a loss, an output or a weight is NaN or infinite.
+
+        One host sync per iteration: each quantity is reduced to a finiteness flag on the device.
+        """
+        if not self.check_finite:
+            return
+        weights = {
+            "discriminator weights": list(self.discriminator.parameters()),
+            "generator weights": list(self.generator.parameters()),
+        }
+        flags = [torch.isfinite(t.detach()).all() for t in tensors.values()]
+        flags += [torch.isfinite(torch.stack(torch._foreach_norm(ps))).all() for ps in weights.values()]
+        ok = torch.stack(flags).tolist()
+        if not all(ok):
+            names = [*tensors, *weights]
+            bad = [n for n, good in zip(names, ok) if not good]
+            raise NonFiniteError(f"non-finite {', '.join(bad)} at iteration {iteration}", iteration)
 
     def _record(
         self, iteration: int, d_loss: Tensor, g_loss: Tensor, penalty: Tensor, real_out: Tensor, fake_out: Tensor
@@ -200,13 +252,34 @@ class GANModule(L.LightningModule):
             values = values.detach().float().cpu().tolist()
         self._grad_norms = {}
         metrics = dict(zip(names, values))
-        bad = [k for k in ("d_loss", "g_loss", "d_real", "d_fake") if not math.isfinite(metrics[k])]
-        if bad:
-            raise NonFiniteError(f"non-finite {', '.join(bad)} at iteration {iteration}: {metrics}")
         metrics["lr_d"] = self._d_opt_raw.param_groups[0]["lr"]
         metrics["lr_g"] = self._g_opt_raw.param_groups[0]["lr"]
         self.latest = metrics
         self.log_metrics(metrics, iteration)
+
+    # ------------------------------------------------------------------ exact resume
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Save what Lightning does not: the RNG streams (latents, penalties, real data) and the
+        hand-stepped LR schedulers, so that a resumed run continues bit for bit."""
+        checkpoint["ganbench"] = {
+            "rng": rng_state(),
+            "real_sampler": self.real_sampler.state_dict() if hasattr(self.real_sampler, "state_dict") else None,
+            "schedulers": [s.state_dict() for s in self._schedulers],
+            "iteration": self.iteration,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._resume_state = checkpoint.get("ganbench")
+
+    def on_train_start(self) -> None:
+        state, self._resume_state = getattr(self, "_resume_state", None), None
+        if state is None:
+            return
+        set_rng_state(state["rng"])
+        if state.get("real_sampler") is not None and hasattr(self.real_sampler, "load_state_dict"):
+            self.real_sampler.load_state_dict(state["real_sampler"])
+        for scheduler, sd in zip(self._schedulers, state.get("schedulers", [])):
+            scheduler.load_state_dict(sd)
 
     def log_metrics(self, metrics: dict[str, float], iteration: int) -> None:
         """Send ``metrics`` to every logger with the iteration as the x-axis (rank 0 only)."""

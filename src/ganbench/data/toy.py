@@ -1,0 +1,160 @@
+"""Toy 2-D Gaussian mixtures for mode-collapse benchmarks (the PacGAN definitions).
+
+Real samples are drawn on the fly, on the model's device, from a seeded ``torch.Generator``:
+there is no dataset in memory and no per-step DataLoader work. The DataLoader only yields the
+iteration index, so Lightning's loop and progress bar count iterations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+
+class GaussianMixture2D:
+    """An equal-weight mixture of isotropic Gaussians with the given ``centers`` (K×2) and
+    standard deviation ``sigma``."""
+
+    def __init__(self, centers: Tensor, sigma: float) -> None:
+        if sigma <= 0:
+            raise ValueError(f"dataset.sigma must be > 0, got {sigma}")
+        self.centers = centers.to(torch.float32)
+        self.sigma = float(sigma)
+        self._centers_on: dict[torch.device, Tensor] = {}
+
+    @property
+    def num_modes(self) -> int:
+        return self.centers.shape[0]
+
+    def _centers(self, device: torch.device) -> Tensor:
+        if device not in self._centers_on:
+            self._centers_on[device] = self.centers.to(device)
+        return self._centers_on[device]
+
+    def sample(
+        self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+    ) -> Tensor:
+        """Draw ``n`` points; with ``generator``, on its device and from its stream."""
+        device = (
+            torch.device(device)
+            if device is not None
+            else (generator.device if generator is not None else torch.device("cpu"))
+        )
+        centers = self._centers(device)
+        idx = torch.randint(self.num_modes, (n,), device=device, generator=generator)
+        noise = torch.randn((n, 2), device=device, generator=generator)
+        return centers[idx] + self.sigma * noise
+
+    def log_density(self, x: Tensor) -> Tensor:
+        """log p(x) of the mixture at points ``x`` (N×2)."""
+        centers = self._centers(x.device)
+        sq = torch.cdist(x, centers).square()
+        log_comp = -sq / (2 * self.sigma**2) - math.log(2 * math.pi * self.sigma**2)
+        return torch.logsumexp(log_comp, dim=1) - math.log(self.num_modes)
+
+
+def ring_centers(num_modes: int = 8, radius: float = 1.0) -> Tensor:
+    angles = 2 * math.pi * torch.arange(num_modes, dtype=torch.float64) / num_modes
+    return (radius * torch.stack([angles.cos(), angles.sin()], dim=1)).float()
+
+
+def grid_centers(side: int = 5, spacing: float = 2.0) -> Tensor:
+    coords = (torch.arange(side, dtype=torch.float64) - (side - 1) / 2) * spacing
+    xs, ys = torch.meshgrid(coords, coords, indexing="ij")
+    return torch.stack([xs.flatten(), ys.flatten()], dim=1).float()
+
+
+class _IterationIndex(Dataset):
+    """``iterations`` items, each its own index: one item per training iteration."""
+
+    def __init__(self, iterations: int) -> None:
+        self.iterations = iterations
+
+    def __len__(self) -> int:
+        return self.iterations
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+class ToyDataModule(L.LightningDataModule):
+    """A 2-D Gaussian mixture sampled on the device; see the module docstring."""
+
+    samples_on_device = True
+    data_shape = (2,)
+
+    def __init__(self, mixture: GaussianMixture2D, iterations: int, name: str = "toy") -> None:
+        super().__init__()
+        if iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {iterations}")
+        self.mixture = mixture
+        self.iterations = int(iterations)
+        self.name = name
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(_IterationIndex(self.iterations), batch_size=None, shuffle=False)
+
+    def evaluator(self, num_samples: int = 2500):
+        from ganbench.evaluation.toy import ToyEvaluator
+
+        return ToyEvaluator(self.mixture.centers, self.mixture.sigma, num_samples=num_samples)
+
+
+class RingDataModule(ToyDataModule):
+    """Ring of ``num_modes`` Gaussians on a circle of ``radius`` (PacGAN: 8, 1, σ = 0.01)."""
+
+    def __init__(self, iterations: int, num_modes: int = 8, radius: float = 1.0, sigma: float = 0.01) -> None:
+        super().__init__(GaussianMixture2D(ring_centers(num_modes, radius), sigma), iterations, "ring")
+
+
+class GridDataModule(ToyDataModule):
+    """Square grid of side² Gaussians with ``spacing`` between neighbours (PacGAN: 5×5 at
+    {−4, −2, 0, 2, 4}², σ = 0.05)."""
+
+    def __init__(self, iterations: int, side: int = 5, spacing: float = 2.0, sigma: float = 0.05) -> None:
+        super().__init__(GaussianMixture2D(grid_centers(side, spacing), sigma), iterations, "grid")
+
+
+class DeviceSampler:
+    """Draws real samples from a mixture on the model's device with a private, seeded stream.
+
+    Called as ``sampler(n, device)``. The generator is created on first use on that device;
+    ``state_dict``/``load_state_dict`` carry its state through checkpoints, so a resumed run draws
+    exactly the data an uninterrupted one would. A picklable class (not a closure), so it works
+    with spawn-based launchers.
+    """
+
+    def __init__(self, mixture: GaussianMixture2D, seed: int) -> None:
+        self.mixture = mixture
+        self.seed = int(seed)
+        self._rng: torch.Generator | None = None
+        self._pending_state: Tensor | None = None
+
+    def _generator(self, device: torch.device) -> torch.Generator:
+        if self._rng is None or self._rng.device != device:
+            self._rng = torch.Generator(device=device).manual_seed(self.seed)
+            if self._pending_state is not None:
+                self._rng.set_state(self._pending_state)
+                self._pending_state = None
+        return self._rng
+
+    def __call__(self, n: int, device: torch.device) -> Tensor:
+        return self.mixture.sample(n, self._generator(torch.device(device)))
+
+    def state_dict(self) -> dict[str, Tensor | int | None]:
+        return {"seed": self.seed, "rng": self._rng.get_state() if self._rng is not None else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seed = int(state["seed"])
+        self._rng = None
+        self._pending_state = state["rng"]
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        if state["_rng"] is not None:  # generators do not pickle; keep their position
+            state["_pending_state"], state["_rng"] = state["_rng"].get_state(), None
+        return state

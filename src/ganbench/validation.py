@@ -1,0 +1,106 @@
+"""Config checks that run before any work: a typo or an impossible combination fails at once,
+with a message that names the key and what to change."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+from hydra.utils import get_class
+from omegaconf import DictConfig
+
+
+class ConfigError(ValueError):
+    """The config cannot work; the message lists every problem found and how to fix it."""
+
+
+def _class_attr(node: Any, attr: str, default: Any = None) -> Any:
+    target = node.get("_target_") if isinstance(node, DictConfig) else None
+    if not target:
+        return default
+    try:
+        return getattr(get_class(target), attr, default)
+    except Exception:  # an unimportable target fails later with Hydra's own message
+        return default
+
+
+def _positive_or_null(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and value >= 1)
+
+
+def requested_devices(devices: Any) -> int | None:
+    if isinstance(devices, int):
+        return devices
+    if isinstance(devices, str) and devices.strip().lstrip("-").isdigit():
+        return int(devices)
+    if isinstance(devices, (list, tuple)) or hasattr(devices, "__len__") and not isinstance(devices, str):
+        return len(devices)
+    return None  # "auto"
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Raise :class:`ConfigError` listing every impossible setting in ``cfg``."""
+    errors: list[str] = []
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            errors.append(message)
+
+    need(cfg.iterations >= 1, f"iterations must be >= 1, got {cfg.iterations}")
+    need(cfg.n_critic >= 1, f"n_critic must be >= 1 (discriminator updates per iteration), got {cfg.n_critic}")
+    need(cfg.batch_size >= 1, f"batch_size must be >= 1, got {cfg.batch_size}")
+    need(cfg.log_every >= 1, f"log_every must be >= 1, got {cfg.log_every}")
+    need(_positive_or_null(cfg.eval.every), f"eval.every must be >= 1 or null, got {cfg.eval.every}")
+    need(cfg.eval.num_samples >= 1, f"eval.num_samples must be >= 1, got {cfg.eval.num_samples}")
+    need(_positive_or_null(cfg.checkpoint.every), f"checkpoint.every must be >= 1 or null, got {cfg.checkpoint.every}")
+    need(cfg.grad_clip is None or cfg.grad_clip > 0, f"grad_clip must be > 0 or null, got {cfg.grad_clip}")
+    decay = cfg.ema.decay
+    need(decay is None or 0 <= decay < 1, f"ema.decay must be in [0, 1) or null (no EMA), got {decay}")
+    for side in ("generator", "discriminator"):
+        lr = cfg.optimizer[side].get("lr")
+        need(
+            lr is None or (isinstance(lr, (int, float)) and lr > 0),
+            f"optimizer.{side}.lr must be > 0, got {lr}; set e.g. optimizer.{side}.lr=2e-4",
+        )
+
+    acc = cfg.accelerator
+    precision = str(acc.get("precision", "32-true"))
+    if precision in ("16-mixed", "16") and _class_attr(cfg.regularizer, "uses_input_gradients", False):
+        errors.append(
+            f"precision={precision} with regularizer={cfg.regularizer._target_.rsplit('.', 1)[-1]}: a gradient "
+            "penalty under float16 autocast overflows or underflows unless it is rescaled by the GradScaler. "
+            "Use accelerator.precision=bf16-mixed (no scaler needed) or 32-true."
+        )
+    n = requested_devices(acc.get("devices", 1))
+    kind = str(acc.get("accelerator", "cpu"))
+    if kind in ("gpu", "cuda") and n is not None:
+        import torch
+
+        available = torch.cuda.device_count()
+        need(
+            n <= available,
+            f"accelerator.devices={n} but this machine has {available} CUDA GPU(s); "
+            f"use accelerator=cpu, or accelerator.devices={max(available, 1)}",
+        )
+    if kind == "cpu" and n is not None and n > (os.cpu_count() or 1) * 4:
+        errors.append(f"accelerator.devices={n} CPU processes on {os.cpu_count()} cores is not sensible")
+
+    metrics = cfg.eval.get("metrics") or []
+    if _class_attr(cfg.dataset, "samples_on_device", False):
+        image_metrics = [m for m in metrics if str(m).lower() in ("fid", "kid", "is", "inception_score")]
+        need(
+            not image_metrics,
+            f"eval.metrics={list(metrics)} on a 2-D toy dataset: {image_metrics} need images. "
+            "Toy datasets report modes_captured, high_quality and reverse_kl; "
+            "drop eval.metrics or pick an image dataset.",
+        )
+    if errors:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(errors))
+
+    if _class_attr(cfg.loss, "name") == "wasserstein" and _class_attr(cfg.regularizer, "name") == "none":
+        warnings.warn(
+            "loss=wasserstein without a Lipschitz constraint: the critic is unbounded. "
+            "Add regularizer=gp (WGAN-GP) or regularizer=clip (original WGAN).",
+            stacklevel=2,
+        )

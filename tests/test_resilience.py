@@ -1,0 +1,214 @@
+"""Exact resume, interruptions, SIGKILL and divergence, on CPU."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganbench.config import compose
+from ganbench.experiment import run
+
+ROOT = Path(__file__).resolve().parents[1]
+# Short, deterministic runs that exercise every piece of state: both optimisers (Adam moments), an LR
+# scheduler, the EMA, the GP's random interpolation, latents, the real-data stream and n_critic > 1.
+BASE = [
+    "trainer.enable_progress_bar=false",
+    "iterations=40",
+    "checkpoint.every=10",
+    "eval.every=20",
+    "eval.num_samples=300",
+    "log_every=5",
+    "n_critic=2",
+    "batch_size=64",
+    "regularizer=gp",
+    "loss=wasserstein",
+    "ema.decay=0.9",
+    "+optimizer.scheduler={_target_: torch.optim.lr_scheduler.StepLR, _partial_: true, step_size: 7, gamma: 0.9}",
+]
+
+
+def cli(*args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "ganbench.train", *args], env=env, **kw)
+
+
+def state(run_dir: Path) -> dict[str, torch.Tensor]:
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    out = dict(ckpt["state_dict"])
+    for i, opt in enumerate(ckpt["optimizer_states"]):
+        for pid, st in opt["state"].items():
+            for k, v in st.items():
+                out[f"opt{i}.{pid}.{k}"] = torch.as_tensor(v)
+    out["lr"] = torch.tensor([g["lr"] for opt in ckpt["optimizer_states"] for g in opt["param_groups"]])
+    return out
+
+
+def metric_rows(run_dir: Path) -> list[dict[str, str]]:
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    return sorted(rows, key=lambda r: (int(r["step"]), sorted(r.items())))
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    sa, sb = state(a), state(b)
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), f"{k} differs"
+    ra, rb = metric_rows(a), metric_rows(b)
+    assert [r["step"] for r in ra] == [r["step"] for r in rb]
+    for x, y in zip(ra, rb):
+        for k in x:
+            if k.endswith("grad_norm") or k in ("step", "iteration") or not x[k]:
+                assert x[k] == y.get(k, x[k]), k
+            else:
+                assert float(x[k]) == float(y[k]), (k, x["step"])
+    ja, jb = (json.loads((d / "summary.json").read_text()) for d in (a, b))
+    assert ja["metrics"] == jb["metrics"] and ja["iterations"] == jb["iterations"] == 40
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    """The reference: the same command, never interrupted (same process setup as the resumed runs, so
+    floating-point reductions use the same thread count)."""
+    run_dir = tmp_path_factory.mktemp("full") / "run"
+    proc = cli(*BASE, f"hydra.run.dir={run_dir}", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
+    return run_dir
+
+
+def test_sigterm_checkpoints_then_resume_matches_uninterrupted(uninterrupted, tmp_path):
+    run_dir = tmp_path / "run"
+    # SIGTERM arrives while training runs, right after the first periodic checkpoint.
+    proc = cli(*BASE, f"hydra.run.dir={run_dir}", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (run_dir / "checkpoints" / "iter000010.ckpt").exists():
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=240)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    if summary["status"] == "completed":  # the run beat the signal: the machine was fast
+        pytest.skip("the run finished before SIGTERM arrived")
+    assert proc.returncode == 143, out
+    assert summary["status"] == "interrupted" and summary["reason"].startswith("SIGTERM"), summary
+    k = summary["iterations"]
+    assert 10 <= k < 40
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == 3 * k  # the checkpoint is at an iteration boundary
+    assert f"resume={run_dir}" in out
+
+    resumed = cli(f"resume={run_dir}", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, _ = resumed.communicate(timeout=240)
+    assert resumed.returncode == 0, out
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["resumed_from"] == k
+    assert_same_run(uninterrupted, run_dir)
+
+
+def test_sigkill_loses_only_iterations_since_last_checkpoint(uninterrupted, tmp_path):
+    run_dir = tmp_path / "run"
+    proc = cli(
+        *BASE, f"hydra.run.dir={run_dir}", "checkpoint.every=10", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline and not (run_dir / "checkpoints" / "iter000020.ckpt").exists():
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait(timeout=60)
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    k = ckpt["ganbench"]["iteration"]
+    if k == 40:
+        pytest.skip("the run finished before SIGKILL arrived")
+    assert k in (20, 30)
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "running"
+    # The same command again resumes automatically from the run directory's last checkpoint.
+    again = cli(
+        *BASE,
+        f"hydra.run.dir={run_dir}",
+        "checkpoint.every=10",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out, _ = again.communicate(timeout=240)
+    assert again.returncode == 0, out
+    assert json.loads((run_dir / "summary.json").read_text())["resumed_from"] == k
+    assert_same_run(uninterrupted, run_dir)
+
+
+def test_resume_from_a_periodic_checkpoint(uninterrupted, tmp_path):
+    # The uninterrupted run as it was when a crash hit it between iterations 20 and 30.
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(uninterrupted, run_dir)
+    shutil.copy(run_dir / "checkpoints" / "iter000020.ckpt", run_dir / "checkpoints" / "last.ckpt")
+    for p in ("iter000030.ckpt", "iter000040.ckpt"):
+        (run_dir / "checkpoints" / p).unlink()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "status": "running", "metrics": {}}))
+    proc = cli(f"resume={run_dir}", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["resumed_from"] == 20
+    assert_same_run(uninterrupted, run_dir)
+
+
+def test_resuming_a_completed_run_changes_nothing(uninterrupted, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(uninterrupted, run_dir)
+    before = (run_dir / "checkpoints" / "last.ckpt").read_bytes()
+    summary = run(compose([*BASE, f"resume={run_dir}"]), run_dir)
+    assert summary["status"] == "completed" and summary["iterations"] == 40
+    assert (run_dir / "checkpoints" / "last.ckpt").read_bytes() == before
+
+
+def test_a_different_config_never_overwrites_a_run(uninterrupted, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(uninterrupted, run_dir)
+    with pytest.raises(ValueError, match="different run.*loss"):
+        run(compose([*BASE, "loss=hinge"]), run_dir)
+
+
+def test_resume_needs_a_checkpoint(tmp_path):
+    (tmp_path / "config.yaml").write_text("seed: 0\n")
+    with pytest.raises(FileNotFoundError, match="last.ckpt"):
+        run(compose([*BASE, f"resume={tmp_path}"]), tmp_path)
+
+
+def test_divergence_stops_within_the_iteration_and_keeps_the_last_good_checkpoint(tmp_path):
+    # lr 1e3 on a WGAN critic without constraint: the weights blow up within a few dozen iterations.
+    run_dir = tmp_path / "run"
+    cfg = compose(
+        [
+            "trainer.enable_progress_bar=false",
+            "loss=wasserstein",
+            "optimizer.discriminator.lr=1e3",
+            "optimizer.generator.lr=1e3",
+            "iterations=400",
+            "checkpoint.every=1",
+            "log_every=1000",
+        ]
+    )
+    summary = run(cfg, run_dir)
+    assert summary["status"] == "diverged", summary
+    bad_iteration = int(summary["reason"].split("at iteration ")[1])
+    assert summary["reason"].startswith("non-finite")
+    assert summary["iterations"] == bad_iteration - 1 and summary["diverged_at"] == bad_iteration
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["ganbench"]["iteration"] == bad_iteration - 1
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())

@@ -1,0 +1,72 @@
+"""Typos, wrong types and impossible combinations fail before any work, naming the key."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ValidationError
+
+from ganbench.config import compose
+from ganbench.experiment import run
+from ganbench.validation import ConfigError, validate_config
+
+
+def test_typo_in_a_root_key_is_refused_at_compose_time():
+    with pytest.raises(ConfigCompositionException) as err:
+        compose(["iteratons=5"])
+    assert "iteratons" in str(err.value.__cause__ or err.value)
+
+
+def test_wrong_type_names_the_key():
+    with pytest.raises((ValidationError, ConfigCompositionException)) as err:
+        compose(["iterations=abc"])
+    text = str(err.value) + str(err.value.__cause__)
+    assert "iterations" in text and "abc" in text
+
+
+@pytest.mark.parametrize(
+    "override,needle",
+    [
+        ("n_critic=0", "n_critic must be >= 1"),
+        ("optimizer.generator.lr=0", "optimizer.generator.lr must be > 0"),
+        ("optimizer.discriminator.lr=-1e-4", "optimizer.discriminator.lr must be > 0"),
+        ("iterations=0", "iterations must be >= 1"),
+        ("ema.decay=1.0", "ema.decay must be in [0, 1)"),
+        ("eval.every=0", "eval.every must be >= 1 or null"),
+        ("accelerator=gpu", "CUDA GPU(s)"),
+        ("eval.metrics=[fid]", "need images"),
+    ],
+)
+def test_impossible_settings_are_refused_with_the_fix(override, needle):
+    if override == "accelerator=gpu":
+        import torch
+
+        if torch.cuda.is_available():
+            override = f"accelerator.devices={torch.cuda.device_count() + 1}"
+    with pytest.raises(ConfigError) as err:
+        validate_config(compose([override]))
+    assert needle in str(err.value)
+
+
+def test_all_problems_are_listed_at_once():
+    with pytest.raises(ConfigError) as err:
+        validate_config(compose(["n_critic=0", "optimizer.generator.lr=0"]))
+    assert "n_critic" in str(err.value) and "optimizer.generator.lr" in str(err.value)
+
+
+def test_gradient_penalty_with_float16_is_refused():
+    with pytest.raises(ConfigError, match="bf16-mixed"):
+        validate_config(compose(["regularizer=gp", "accelerator.precision=16-mixed"]))
+    validate_config(compose(["regularizer=gp", "accelerator.precision=bf16-mixed"]))  # fine
+    validate_config(compose(["regularizer=clip", "accelerator.precision=16-mixed"]))  # no input gradient
+
+
+def test_unconstrained_wasserstein_warns():
+    with pytest.warns(UserWarning, match="Lipschitz"):
+        validate_config(compose(["loss=wasserstein"]))
+
+
+def test_run_refuses_before_writing_anything(tmp_path):
+    with pytest.raises(ConfigError):
+        run(compose(["n_critic=0"]), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
