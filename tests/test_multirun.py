@@ -7,8 +7,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -112,16 +114,78 @@ def test_joblib_launcher_runs_jobs_in_parallel_with_one_thread_each(basic_sweep,
     assert d_losses(tmp_path / "0_nonsaturating_gp_s3") == d_losses(basic_sweep / "0_nonsaturating_gp_s3")
 
 
-def test_submitit_local_launcher(tmp_path):
-    # one job (each submitit job is a fresh process that imports torch: keep the test short)
-    ganbench_train(["hydra/launcher=submitit_local", "loss=hinge", "seed=5", f"hydra.sweep.dir={tmp_path}"], tmp_path)
-    found = summaries(tmp_path)
-    assert list(found) == ["0_hinge_none_s5"]
-    assert found["0_hinge_none_s5"]["status"] == "completed" and found["0_hinge_none_s5"]["iterations"] == 10
-    # the job ran through submitit: its output is in submitit's job log, its result in submitit's pickle
-    logs = list((tmp_path / ".submitit").rglob("*_log.out"))
-    assert len(logs) == 1 and "ganbench: run completed after 10 iterations" in logs[0].read_text()
-    assert len(list((tmp_path / ".submitit").rglob("*_result.pkl"))) == 1
+def submitit_task_pids(folder: Path) -> list[int]:
+    """PIDs of the submitit task processes working for the sweep under ``folder`` (Linux /proc)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"submitit.core._submit" in argv and any(str(folder).encode() in a for a in argv):
+            pids.append(int(cmdline.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the job process through /proc")
+def test_submitit_local_job_requeued_on_timeout_signal_resumes_from_last_ckpt(tmp_path):
+    """The real submitit path: the job gets submitit's time-limit signal (SIGUSR2, what SLURM sends
+    signal_delay_s before the limit) while training; it stops at an iteration boundary with last.ckpt,
+    submitit requeues it, and the requeued job continues in the same run directory from last.ckpt.
+    The sweep directory is the default ``multirun/${now:...}``: the requeued job must find the same one."""
+    total = 200
+    args = [a for a in TINY if not a.startswith(("iterations", "eval.every", "checkpoint.every"))]
+    args += [f"iterations={total}", "eval.every=100", "checkpoint.every=20", "log_every=10"]
+    args += ["hydra/launcher=submitit_local", "loss=hinge", "seed=5"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "WANDB_MODE": "disabled",
+        "MPLBACKEND": "Agg",
+    }
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "ganbench.train", "-m", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        first_ckpt = None
+        while first_ckpt is None and time.monotonic() < deadline and sweep.poll() is None:
+            first_ckpt = next(iter(tmp_path.glob("multirun/*/0_hinge_none_s5/checkpoints/iter000020.ckpt")), None)
+            time.sleep(0.02)
+        assert first_ckpt is not None, "the job never reached iteration 20"
+        (pid,) = submitit_task_pids(tmp_path)
+        os.kill(pid, signal.SIGUSR2)
+        output, _ = sweep.communicate(timeout=240)
+    finally:
+        sweep.kill()
+    assert sweep.returncode == 0, output[-3000:]
+
+    (run_dir,) = tmp_path.glob("multirun/*/0_hinge_none_s5")  # one sweep directory, one run directory
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["iterations"] == total
+    # the first attempt stopped just after the signal, past the checkpoint at 20 and well before the end
+    assert 20 <= summary["resumed_from"] < total
+    job_log = (run_dir / "train.log").read_text()
+    assert "SIGUSR2: stopping at the end of this iteration to save last.ckpt, then requeueing" in job_log
+    # each logging iteration (the first, then every 10th) logged once: the second attempt appended after
+    # the first one's last.ckpt, with the rows the first attempt logged past it dropped
+    logged = [int(r["iteration"]) for r in csv.DictReader(open(run_dir / "metrics.csv")) if r.get("d_loss")]
+    assert logged == [1, *range(10, total + 1, 10)]
+    # both attempts ran as the same submitit job (one job folder, its log appended), and submitit
+    # recorded the job's result once, when it completed
+    submitit_dir = run_dir.parent / ".submitit"
+    (out_log,) = submitit_dir.rglob("*_log.out")
+    out = out_log.read_text()
+    interrupted = out.index(f"ganbench: run interrupted after {summary['resumed_from']} iterations")
+    requeued = out.index("requeueing: the job will continue from checkpoints/last.ckpt")
+    assert interrupted < requeued < out.index(f"ganbench: run completed after {total} iterations")
+    assert len(list(submitit_dir.rglob("*_result.pkl"))) == 1
 
 
 @pytest.fixture
@@ -183,6 +247,13 @@ def test_slurm_resources_follow_the_accelerator(fake_srun, tmp_path, monkeypatch
     assert "#SBATCH --ntasks-per-node=1" in cpu_script and "gpus-per-node" not in cpu_script
     devices_list, _ = slurm_script(["accelerator=gpu", "accelerator.devices=[0,1]"], tmp_path, monkeypatch)
     assert "#SBATCH --gpus-per-node=2" in devices_list and "#SBATCH --ntasks-per-node=2" in devices_list
+    # multi-node DDP: nodes follow accelerator.num_nodes, tasks and GPUs stay per node
+    two_nodes, _ = slurm_script(
+        ["accelerator=gpu", "accelerator.devices=8", "++accelerator.num_nodes=2"], tmp_path, monkeypatch
+    )
+    assert {"#SBATCH --nodes=2", "#SBATCH --gpus-per-node=8", "#SBATCH --ntasks-per-node=8"} <= set(
+        two_nodes.splitlines()
+    )
 
 
 def test_slurm_needs_an_explicit_device_count(fake_srun, tmp_path, monkeypatch):

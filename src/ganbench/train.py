@@ -19,9 +19,10 @@ from omegaconf import DictConfig
 
 from ganbench.config import conf_dir
 from ganbench.experiment import choices, describe, run
+from ganbench.launchers import limit_job_threads
+from ganbench.requeue import TimeoutRequeue
 from ganbench.summary import write_summary
 from ganbench.validation import ConfigError, requested_devices
-from ganbench.launchers import limit_job_threads
 
 log = logging.getLogger("ganbench")
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
@@ -51,6 +52,8 @@ def main(cfg: DictConfig) -> float | None:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     limit_job_threads(hydra_cfg)
+    # under submitit: a time-limit signal stops the run at an iteration boundary, then requeues it
+    requeue = TimeoutRequeue.install()
     try:
         if multirun:
             refuse_duplicate_sweeps(cfg)
@@ -81,6 +84,9 @@ def main(cfg: DictConfig) -> float | None:
     print(describe(summary), flush=True)
     if summary["status"] == "interrupted":
         signame = summary.get("reason", "").split(" ")[0]
+        if requeue is not None and requeue.received:
+            print("  requeueing: the job will continue from checkpoints/last.ckpt in this run directory", flush=True)
+            requeue.requeue()  # exits on rank 0; other ranks end below
         print(f"  resume with: ganbench-train resume={summary['run_dir']}", flush=True)
         if signame == "SIGINT" and multirun:
             raise KeyboardInterrupt  # Ctrl-C stops the whole sweep
