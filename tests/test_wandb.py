@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import hashlib
 import json
 import os
 import shlex
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.image as mpimg
 import pytest
 from omegaconf import OmegaConf
 from wandb.proto import wandb_internal_pb2
@@ -125,6 +127,22 @@ def test_offline_sweep_logs_config_and_metrics_and_finishes_every_job(no_credent
             assert [x for x, _ in from_wandb] == [x for x, _ in from_csv]
             assert [y for _, y in from_wandb] == pytest.approx([y for _, y in from_csv], rel=1e-6)
         assert all(h["trainer/global_step"] == h["iteration"] for h in wb["history"])
+
+        # each evaluation's scatter plot, logged as an image at its iteration: the very file the run saved
+        images = [
+            (h["iteration"], {k.split("/", 1)[1]: v for k, v in h.items() if k.startswith("samples/")})
+            for h in wb["history"]
+            if "samples/_type" in h  # wandb stores the image's fields as nested keys samples/...
+        ]
+        assert [it for it, _ in images] == [5, 10]
+        for it, image in images:
+            assert image["_type"] == "image-file" and image["caption"].startswith(f"iteration {it}: modes_captured=")
+            plot = job / "plots" / f"samples_{it:06d}.png"
+            assert image["sha256"] == hashlib.sha256(plot.read_bytes()).hexdigest()
+            (offline_dir,) = job.glob("wandb/offline-run-*")
+            assert (offline_dir / "files" / image["path"]).read_bytes() == plot.read_bytes()
+            height, width = mpimg.imread(plot).shape[:2]
+            assert (image["width"], image["height"]) == (width, height)
 
     # the sweep ends with the command that uploads both runs
     (line,) = [ln for ln in done.stdout.splitlines() if ln.strip().startswith("wandb sync ")]

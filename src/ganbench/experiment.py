@@ -26,6 +26,7 @@ from ganbench.training.callbacks import (
 )
 from ganbench.training.module import GANModule, NonFiniteError
 from ganbench.validation import validate_config
+from ganbench.wandb_support import image_callbacks
 
 log = logging.getLogger("ganbench")
 
@@ -113,6 +114,7 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     if cfg.trainer.enable_progress_bar:
         callbacks.append(IterationProgressBar(refresh_rate=cfg.log_every))
     loggers = make_loggers(cfg, run_dir)
+    callbacks.extend(image_callbacks(loggers, evaluation))  # after `evaluation`: logs its plots to W&B
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.accelerator),
         **OmegaConf.to_container(cfg.trainer),

@@ -7,6 +7,8 @@
 - Without an API key it runs offline, with ``mode="offline"`` passed to ``wandb.init``. (Lightning's
   ``offline=True`` sets ``WANDB_MODE`` for the whole process instead, which leaks into every later
   run of a sweep.)
+- :class:`WandbImages` (a Lightning callback, added by :func:`image_callbacks` when a W&B logger is
+  in use) logs each evaluation's plot (scatter plot or sample grid) as an image, at its iteration.
 - :class:`WandbCallback` (a Hydra callback, enabled by ``conf/logger/wandb.yaml``) calls
   ``wandb.finish()`` after every job, since Lightning never does and the next job of a sweep would
   otherwise log into the same run; at the end it prints the ``wandb sync`` command for offline runs.
@@ -22,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hydra.experimental.callback import Callback
+from lightning.pytorch.callbacks import Callback as LightningCallback
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger("ganbench")
@@ -152,6 +155,49 @@ def wandb_logger(
     if getattr(logger, "_wandb_init", {}).get("anonymous", "") is None:
         del logger._wandb_init["anonymous"]
     return logger
+
+
+class WandbImages(LightningCallback):
+    """Log the plot of every evaluation (``evaluation.last_plot``) to the W&B loggers as the image
+    ``samples``, with the iteration as x-axis and the metrics as caption. List it after the
+    evaluation callback, so it sees the plot of the same iteration."""
+
+    KEY = "samples"
+
+    def __init__(self, evaluation: Any) -> None:
+        self.evaluation = evaluation
+        self._logged: Path | None = None
+
+    def _log(self, trainer: Any) -> None:
+        plot = self.evaluation.last_plot
+        if plot is None or plot == self._logged or not trainer.is_global_zero:
+            return
+        import wandb
+        from lightning.pytorch.loggers import WandbLogger
+
+        iteration = int(self.evaluation.last_iteration)
+        caption = f"iteration {iteration}: " + ", ".join(
+            f"{k}={v:.3g}" for k, v in self.evaluation.last_metrics.items() if isinstance(v, (int, float))
+        )
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_metrics(
+                    {self.KEY: wandb.Image(str(plot), caption=caption), "iteration": iteration}, step=iteration
+                )
+        self._logged = plot
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self._log(trainer)
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        self._log(trainer)
+
+
+def image_callbacks(loggers: list[Any], evaluation: Any) -> list[LightningCallback]:
+    """``[WandbImages(evaluation)]`` when one of ``loggers`` is a W&B logger, else ``[]``."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    return [WandbImages(evaluation)] if any(isinstance(lg, WandbLogger) for lg in loggers) else []
 
 
 def finish(exit_code: int | None = None) -> bool:
