@@ -16,17 +16,16 @@ import statistics
 import tempfile
 import time
 import warnings
+from pathlib import Path
 
-import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.loggers import CSVLogger
+from omegaconf import OmegaConf
 
 from ganbench.config import compose
-from ganbench.data.toy import DeviceSampler
-from ganbench.training import EMAGenerator, GANModule
-from ganbench.training.callbacks import IterationProgressBar
+from ganbench.experiment import build
+from ganbench.training import EMAGenerator
 
 warnings.filterwarnings("ignore")
 
@@ -44,44 +43,28 @@ class SteadyStateTimer(Callback):
         self.count = batch_idx + 1 - self.warmup
 
 
-def framework_round(cfg, g0, d0, iterations: int, warmup: int, progress_bar: bool, device: str) -> float:
-    g, d = copy.deepcopy(g0), copy.deepcopy(d0)
-    dm = instantiate(cfg.dataset, iterations=iterations)
-    module = GANModule(
-        g,
-        d,
-        instantiate(cfg.loss),
-        instantiate(cfg.regularizer),
-        g_optimizer=instantiate(cfg.optimizer.generator),
-        d_optimizer=instantiate(cfg.optimizer.discriminator),
-        batch_size=cfg.batch_size,
-        n_critic=cfg.n_critic,
-        ema_decay=cfg.ema.decay,
-        log_every=cfg.log_every,
-        real_sampler=DeviceSampler(dm.mixture, cfg.seed + 1),
-    )
+def framework_round(cfg, iterations: int, warmup: int, progress_bar: bool) -> float:
+    """ganbench as ``ganbench-train`` runs it: ``experiment.build`` (all callbacks: the per-iteration
+    divergence check, signal handling, checkpoint bookkeeping, metric logging), minus evaluations
+    and checkpoint files, which the plain loop does not do either."""
+    cfg = copy.deepcopy(cfg)
+    cfg.iterations = iterations
+    cfg.eval.every = None
+    cfg.checkpoint.every = None
+    cfg.trainer.enable_progress_bar = progress_bar
+    cfg.trainer.enable_model_summary = False
     timer = SteadyStateTimer(warmup)
-    callbacks = [timer] + ([IterationProgressBar(refresh_rate=cfg.log_every)] if progress_bar else [])
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = L.Trainer(
-            accelerator=device,
-            devices=1,
-            max_steps=iterations * (cfg.n_critic + 1),
-            max_epochs=1,
-            logger=CSVLogger(tmp, name="", version=""),
-            callbacks=callbacks,
-            enable_checkpointing=False,
-            enable_progress_bar=progress_bar,
-            enable_model_summary=False,
-            log_every_n_steps=cfg.log_every,
-        )
-        trainer.fit(module, datamodule=dm)
+        exp = build(cfg, Path(tmp))
+        exp.trainer.callbacks.insert(0, timer)  # its batch-end runs before the final evaluation
+        exp.trainer.fit(exp.module, datamodule=exp.datamodule)
     return timer.count / (timer.end - timer.start)
 
 
-def plain_round(cfg, g0, d0, iterations: int, warmup: int, device: str) -> float:
-    dev = torch.device("cuda" if device == "gpu" else "cpu")
-    g, d = copy.deepcopy(g0).to(dev), copy.deepcopy(d0).to(dev)
+def plain_round(cfg, iterations: int, warmup: int) -> float:
+    dev = torch.device("cuda" if cfg.accelerator.accelerator in ("gpu", "cuda") else "cpu")
+    torch.manual_seed(cfg.seed)
+    g, d = instantiate(cfg.model.generator).to(dev), instantiate(cfg.model.discriminator).to(dev)
     loss = instantiate(cfg.loss)
     reg = instantiate(cfg.regularizer)
     g_opt = instantiate(cfg.optimizer.generator)(g.parameters())
@@ -125,18 +108,16 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=1500)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
     p.add_argument("--progress-bar", action="store_true", help="show the framework's progress bar (as by default)")
-    p.add_argument("overrides", nargs="*", help="config overrides, e.g. loss=hinge regularizer=gp")
+    p.add_argument("overrides", nargs="*", help="config overrides, e.g. loss=hinge regularizer=gp accelerator=gpu")
     args = p.parse_args()
 
     cfg = compose(list(args.overrides))
-    torch.manual_seed(cfg.seed)
-    g0, d0 = instantiate(cfg.model.generator), instantiate(cfg.model.discriminator)
+    cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     fw, plain = [], []
     for r in range(args.rounds):
-        fw.append(framework_round(cfg, g0, d0, args.iterations, args.warmup, args.progress_bar, args.accelerator))
-        plain.append(plain_round(cfg, g0, d0, args.iterations, args.warmup, args.accelerator))
+        fw.append(framework_round(cfg, args.iterations, args.warmup, args.progress_bar))
+        plain.append(plain_round(cfg, args.iterations, args.warmup))
         print(
             f"round {r + 1}: ganbench {fw[-1]:7.1f} it/s | plain loop {plain[-1]:7.1f} it/s "
             f"| ratio {fw[-1] / plain[-1]:.3f}",
@@ -148,7 +129,7 @@ def main() -> None:
         f"ratio {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f}) "
         f"over {args.rounds} rounds of {args.iterations - args.warmup} timed iterations; "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{args.accelerator}, overrides={args.overrides or 'none'}"
+        f"{cfg.accelerator.accelerator}, overrides={args.overrides or 'none'}"
     )
 
 

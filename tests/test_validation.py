@@ -70,3 +70,34 @@ def test_run_refuses_before_writing_anything(tmp_path):
     with pytest.raises(ConfigError):
         run(compose(["n_critic=0"]), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_multirun_with_subprocess_ddp_is_refused(monkeypatch):
+    from ganbench.train import refuse_duplicate_sweeps
+
+    monkeypatch.delenv("SLURM_NTASKS", raising=False)
+    with pytest.raises(ConfigError, match="duplicate sweep"):
+        refuse_duplicate_sweeps(compose(["accelerator=ddp_cpu"]))
+    refuse_duplicate_sweeps(compose(["accelerator=ddp_cpu", "accelerator.strategy=ddp_spawn"]))
+    refuse_duplicate_sweeps(compose(["accelerator=cpu"]))
+    monkeypatch.setenv("SLURM_NTASKS", "8")  # ranks launched by SLURM do not re-run the command
+    refuse_duplicate_sweeps(compose(["accelerator=multinode"]))
+
+
+@pytest.mark.parametrize("reg", ["none", "gp", "r1", "clip"])
+def test_bf16_mixed_works_with_every_regularizer(train, reg):
+    loss = "wasserstein" if reg in ("gp", "clip") else "nonsaturating"
+    summary, run_dir = train(
+        f"regularizer={reg}",
+        f"loss={loss}",
+        "accelerator.precision=bf16-mixed",
+        "iterations=15",
+        "log_every=5",
+        "eval.num_samples=200",
+    )
+    assert summary["status"] == "completed" and summary["iterations"] == 15
+    import csv
+
+    rows = [r for r in csv.DictReader(open(run_dir / "metrics.csv")) if r.get("d_loss")]
+    penalties = [float(r["regularizer"]) for r in rows]
+    assert all(p > 0 for p in penalties) if reg in ("gp", "r1") else all(p == 0 for p in penalties)

@@ -7,9 +7,12 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 import ganbench.schema  # noqa: F401  (registers the root schema with Hydra's ConfigStore)
+from ganbench.slurm import run_dir_name
 
 # hydra.run.dir: the directory given by resume=..., else the default pattern
 OmegaConf.register_new_resolver("ganbench_run_dir", lambda resume, default: resume or default, replace=True)
+# the last part of a run or sweep directory: the SLURM job id on a cluster (stable across requeues), else the time
+OmegaConf.register_new_resolver("ganbench_job_dir", run_dir_name, replace=True)
 
 
 def conf_dir() -> Path:

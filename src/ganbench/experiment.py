@@ -12,6 +12,7 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -36,6 +37,7 @@ for _message in (
     r".*smaller than the logging interval.*",  # ganbench logs every `log_every` iterations itself
     r".*LeafSpec.*",
     r".*weights_only.*was not set.*",
+    r".*all_gather is deprecated.*",
 ):
     warnings.filterwarnings("ignore", message=_message)
 
@@ -115,6 +117,8 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         callbacks.append(IterationProgressBar(refresh_rate=cfg.log_every))
     loggers = make_loggers(cfg, run_dir)
     callbacks.extend(image_callbacks(loggers, evaluation))  # after `evaluation`: logs its plots to W&B
+    # On SLURM, ganbench checkpoints and requeues itself (ganbench.slurm); Lightning's auto-requeue is off.
+    plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.accelerator),
         **OmegaConf.to_container(cfg.trainer),
@@ -126,7 +130,10 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         default_root_dir=str(run_dir),
         num_sanity_val_steps=0,
         log_every_n_steps=cfg.log_every,
+        # datamodules place data per rank themselves (toy data is drawn per rank on the device)
+        use_distributed_sampler=False,
         limit_val_batches=0,
+        plugins=plugins,
     )
     return Experiment(cfg, datamodule, module, trainer, evaluation, checkpoint, interrupt)
 

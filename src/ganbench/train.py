@@ -15,17 +15,18 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from ganbench.config import conf_dir
 from ganbench.experiment import choices, describe, run
 from ganbench.launchers import limit_job_threads
-from ganbench.requeue import TimeoutRequeue
+from ganbench.slurm import requeue, requeue_signals
 from ganbench.summary import write_summary
 from ganbench.validation import ConfigError, requested_devices
 
 log = logging.getLogger("ganbench")
-SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
+SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143, "SIGUSR1": 138, "SIGUSR2": 140}
 
 
 def refuse_duplicate_sweeps(cfg: DictConfig) -> None:
@@ -52,8 +53,6 @@ def main(cfg: DictConfig) -> float | None:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     limit_job_threads(hydra_cfg)
-    # under submitit: a time-limit signal stops the run at an iteration boundary, then requeues it
-    requeue = TimeoutRequeue.install()
     try:
         if multirun:
             refuse_duplicate_sweeps(cfg)
@@ -81,12 +80,15 @@ def main(cfg: DictConfig) -> float | None:
         # In a sweep, one failing job must not stop the others: summary.json says "failed".
         log.exception("job %s failed; the sweep goes on", hydra_cfg.job.num)
         return None
+    if rank_zero_only.rank != 0:
+        return None
     print(describe(summary), flush=True)
     if summary["status"] == "interrupted":
         signame = summary.get("reason", "").split(" ")[0]
-        if requeue is not None and requeue.received:
-            print("  requeueing: the job will continue from checkpoints/last.ckpt in this run directory", flush=True)
-            requeue.requeue()  # exits on rank 0; other ranks end below
+        if signame in {sig.name for sig in requeue_signals()}:
+            # the cluster's time-limit or preemption warning: the same job comes back and resumes here
+            print(f"  {requeue(signame)}", flush=True)
+            sys.exit(SIGNAL_EXIT.get(signame, 1))
         print(f"  resume with: ganbench-train resume={summary['run_dir']}", flush=True)
         if signame == "SIGINT" and multirun:
             raise KeyboardInterrupt  # Ctrl-C stops the whole sweep

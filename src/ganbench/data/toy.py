@@ -142,6 +142,11 @@ class DeviceSampler:
                 self._pending_state = None
         return self._rng
 
+    def for_rank(self, rank: int, iteration: int = 0) -> None:
+        """Switch to the stream of DDP rank ``rank`` (derived from the seed, the rank and the iteration)."""
+        self.seed = self.seed + 7919 * (rank + 1) + 104729 * iteration
+        self._rng, self._pending_state = None, None
+
     def __call__(self, n: int, device: torch.device) -> Tensor:
         return self.mixture.sample(n, self._generator(torch.device(device)))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 
+from ganbench.slurm import requeue_signals
 from ganbench.training.module import GANModule
 
 
@@ -41,7 +43,7 @@ class EvaluationCallback(Callback):
             self.evaluate(trainer, pl_module, iteration)
 
     def evaluate(self, trainer: L.Trainer, pl_module: GANModule, iteration: int) -> dict[str, float]:
-        samples = pl_module.sample(self.evaluator.num_samples, seed=self.seed)
+        samples = self.gathered_samples(trainer, pl_module)
         metrics = self.evaluator.metrics(samples)
         pl_module.log_metrics(metrics, iteration)
         if trainer.is_global_zero:
@@ -51,6 +53,15 @@ class EvaluationCallback(Callback):
             self.last_plot = self.evaluator.plot(samples, self.plot_dir / f"samples_{iteration:06d}.png", title)
         self.last_metrics, self.last_iteration = metrics, iteration
         return metrics
+
+    def gathered_samples(self, trainer: L.Trainer, pl_module: GANModule):
+        """``num_samples`` samples: one process draws them with ``seed``; under DDP each rank draws
+        its share with ``seed + rank`` and every rank gets all of them, in rank order."""
+        n, world = self.evaluator.num_samples, trainer.world_size
+        if world == 1:
+            return pl_module.sample(n, seed=self.seed)
+        local = pl_module.sample(-(-n // world), seed=self.seed + trainer.global_rank)
+        return pl_module.all_gather(local).flatten(0, 1)[:n]
 
 
 class IterationCheckpoint(Callback):
@@ -77,10 +88,22 @@ class IterationCheckpoint(Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
         iteration = pl_module.iteration
         due = bool(self.every) and iteration % self.every == 0
-        if due:
-            self.save(trainer, f"iter{iteration:06d}.ckpt")
         if due or trainer.should_stop:  # a stop request (see GracefulInterrupt) saves here, mid-epoch,
             self.last_path = self.save(trainer, "last.ckpt")  # so that resuming continues the epoch
+        if due and trainer.is_global_zero:
+            # last.ckpt is written first, so a kill at any point leaves it at least as new as every iterN.ckpt.
+            self.keep_copy(self.last_path, self.dirpath / f"iter{iteration:06d}.ckpt")
+
+    @staticmethod
+    def keep_copy(source: Path, path: Path) -> None:
+        """Atomically make ``path`` a copy of ``source`` (a hard link where the filesystem allows)."""
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: GANModule) -> None:
         if not trainer.should_stop:
@@ -99,6 +122,8 @@ class GracefulInterrupt(Callback):
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
+        # on a cluster, also the scheduler's "time is almost up" signal (see ganbench.slurm)
+        self.signals = (*self.SIGNALS, *requeue_signals())
         self.received: str | None = None
         self.at_iteration: int | None = None
         self._previous: dict[int, Any] = {}
@@ -109,7 +134,7 @@ class GracefulInterrupt(Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.received = None
-        for sig in self.SIGNALS:
+        for sig in self.signals:
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread: leave signals to the host process

@@ -273,13 +273,20 @@ class GANModule(L.LightningModule):
 
     def on_train_start(self) -> None:
         state, self._resume_state = getattr(self, "_resume_state", None), None
-        if state is None:
-            return
-        set_rng_state(state["rng"])
-        if state.get("real_sampler") is not None and hasattr(self.real_sampler, "load_state_dict"):
-            self.real_sampler.load_state_dict(state["real_sampler"])
-        for scheduler, sd in zip(self._schedulers, state.get("schedulers", [])):
-            scheduler.load_state_dict(sd)
+        if state is not None:
+            set_rng_state(state["rng"])
+            if state.get("real_sampler") is not None and hasattr(self.real_sampler, "load_state_dict"):
+                self.real_sampler.load_state_dict(state["real_sampler"])
+            for scheduler, sd in zip(self._schedulers, state.get("schedulers", [])):
+                scheduler.load_state_dict(sd)
+        if self.trainer.world_size > 1:
+            # seed_everything gave every rank the same streams: give each rank its own latents,
+            # penalty noise and real data. (A resumed DDP run derives them again from the
+            # iteration; the checkpoint holds rank 0's streams only.)
+            rank, it = self.global_rank, self.iteration
+            torch.manual_seed(int(torch.initial_seed()) + 7919 * (rank + 1) + 104729 * it)
+            if hasattr(self.real_sampler, "for_rank"):
+                self.real_sampler.for_rank(rank, it)
 
     def log_metrics(self, metrics: dict[str, float], iteration: int) -> None:
         """Send ``metrics`` to every logger with the iteration as the x-axis (rank 0 only)."""

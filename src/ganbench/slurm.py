@@ -1,0 +1,84 @@
+"""Cluster preemption: deterministic run directories and requeue after a graceful checkpoint.
+
+A SLURM job that hits its time limit or is preempted gets a warning signal first, then SIGTERM and,
+after a grace period, SIGKILL. ganbench turns the warning into a clean stop:
+
+1. :class:`~ganbench.training.callbacks.GracefulInterrupt` also listens to the *requeue signals*
+   (below). The run stops at the end of the current iteration, saves ``last.ckpt`` and writes
+   ``summary.json`` with status ``interrupted``.
+2. :func:`requeue` then puts the job back in the queue: by handing the signal back to submitit's
+   own handler (``hydra/launcher=submitit_slurm``), which resubmits the same job, or with
+   ``scontrol requeue $SLURM_JOB_ID`` for a job started with ``sbatch``/``srun``.
+3. The requeued job gets the same run directory (:func:`run_dir_name`: the SLURM job id survives a
+   requeue, and submitit pickles the resolved sweep directory), finds ``last.ckpt`` of the same
+   config there and resumes automatically (:func:`ganbench.experiment.checkpoint_to_resume`).
+
+Lightning's own SLURM auto-requeue (an "hpc" checkpoint written from inside the signal handler,
+wherever the step happens to be) is switched off in favour of this, so that there is one resume path.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+SBATCH_SIGNAL = signal.SIGUSR1  # `#SBATCH --signal=SIGUSR1@120`: the convention Lightning also uses
+
+
+def on_slurm() -> bool:
+    """Whether this process runs inside a SLURM allocation."""
+    return "SLURM_JOB_ID" in os.environ
+
+
+def under_submitit() -> bool:
+    """Whether this process is a job started by submitit (hydra-submitit-launcher)."""
+    return "SUBMITIT_EXECUTOR" in os.environ
+
+
+def submitit_signal() -> signal.Signals:
+    """The signal submitit reserves for checkpoint-and-requeue (``SUBMITIT_PREEMPT_SIGNAL``, default USR2)."""
+    return signal.Signals["SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2")]
+
+
+def requeue_signals() -> tuple[signal.Signals, ...]:
+    """Signals that mean "save and come back later" in this process's environment."""
+    if under_submitit():
+        return (submitit_signal(),)
+    if on_slurm():
+        return (SBATCH_SIGNAL,)
+    return ()
+
+
+def run_dir_name(stamp: str) -> str:
+    """The last component of a single run's directory: the SLURM job id (array job and task id for
+    job arrays) on a cluster, so that a requeued job, and every rank of a multi-node job, lands in
+    the same directory; otherwise the launch time ``stamp``."""
+    env = os.environ
+    if "SLURM_ARRAY_JOB_ID" in env and "SLURM_ARRAY_TASK_ID" in env:
+        return f"slurm-{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}"
+    if "SLURM_JOB_ID" in env:
+        return f"slurm-{env['SLURM_JOB_ID']}"
+    return stamp
+
+
+def requeue(signame: str) -> str:
+    """Put the current job back in the queue after a graceful stop caused by ``signame``.
+
+    Returns a line saying what was done. Under submitit the signal is delivered again to submitit's
+    handler (restored when training ended); it resubmits the job and exits the process.
+    """
+    sig = signal.Signals[signame]
+    handler = signal.getsignal(sig)
+    if callable(handler):
+        os.kill(os.getpid(), sig)  # submitit: checkpoint_and_try_requeue(), then sys.exit
+        return f"handed {signame} back to the job launcher"
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return "not requeued: no SLURM job"
+    try:
+        subprocess.run(["scontrol", "requeue", job], check=True, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as err:
+        detail = getattr(err, "stderr", "") or err
+        return f"requeue failed ({detail}); resubmit the job: it resumes from the run directory"
+    return f"requeued SLURM job {job}"
