@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganbench.losses.base import GANLoss
+from ganbench.losses.base import GANLoss, check_densities
 
 
 class HingeLoss(GANLoss):
@@ -26,3 +27,10 @@ class HingeLoss(GANLoss):
 
     def generator_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         return -fake_out.mean()
+
+    def optimal_output(self, p_data: Tensor, p_model: Tensor) -> Tensor:
+        """d* = sign(p_data − p_model): pointwise, p·relu(1 − d) + q·relu(1 + d) is linear with slope
+        q − p on [−1, 1] and grows outside it. Where p_data = p_model every d in [−1, 1] is optimal
+        and 0 is returned."""
+        p, q = check_densities(p_data, p_model)
+        return torch.sign(p - q)

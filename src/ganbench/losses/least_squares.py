@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ganbench.losses.base import GANLoss
+from ganbench.losses.base import GANLoss, check_densities
 
 
 class LeastSquaresLoss(GANLoss):
@@ -39,3 +39,8 @@ class LeastSquaresLoss(GANLoss):
 
     def generator_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         return 0.5 * (fake_out - self.c).square().mean()
+
+    def optimal_output(self, p_data: Tensor, p_model: Tensor) -> Tensor:
+        """d* = (b·p_data + a·p_model)/(p_data + p_model), the minimiser of ½p(d − b)² + ½q(d − a)²."""
+        p, q = check_densities(p_data, p_model)
+        return (self.b * p + self.a * q) / (p + q)

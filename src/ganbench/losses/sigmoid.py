@@ -8,21 +8,53 @@ for real and 0 for fake, written on logits d with softplus(x) = log(1 + eˣ):
 
 softplus is evaluated stably for any d, so ±100 logits give finite values and gradients; we
 never take log(σ(d)) or BCE on probabilities.
+
+One-sided label smoothing (Salimans et al. 2016, "Improved Techniques for Training GANs", §3.4)
+replaces the real label 1 by α = ``real_label`` < 1 and keeps the fake label at 0:
+
+    L_D = E[α·softplus(−d_real) + (1 − α)·softplus(d_real)] + E[softplus(d_fake)]
+
+Pointwise, p·[α·softplus(−d) + (1 − α)·softplus(d)] + q·softplus(d) is minimised where
+σ(d) = α·p/(p + q), i.e. d* = log(α·p / ((1 − α)·p + q)); with α = 1 this is log(p/q).
 """
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganbench.losses.base import GANLoss
+from ganbench.losses.base import GANLoss, check_densities
 
 
-def _sigmoid_discriminator_loss(real_out: Tensor, fake_out: Tensor) -> Tensor:
-    return F.softplus(-real_out).mean() + F.softplus(fake_out).mean()
+class _SigmoidLoss(GANLoss):
+    """Shared discriminator side of the sigmoid family, with optional one-sided label smoothing."""
+
+    output_is_logit = True
+
+    def __init__(self, real_label: float = 1.0) -> None:
+        if not 0.0 < real_label <= 1.0:
+            raise ValueError(
+                f"real_label must be in (0, 1], got {real_label}; use 1.0 for no smoothing or e.g. 0.9 "
+                "for one-sided label smoothing (the fake label stays 0)."
+            )
+        self.real_label = float(real_label)
+
+    def discriminator_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        alpha = self.real_label
+        real_term = F.softplus(-real_out)
+        if alpha != 1.0:
+            real_term = alpha * real_term + (1.0 - alpha) * F.softplus(real_out)
+        return real_term.mean() + F.softplus(fake_out).mean()
+
+    def optimal_output(self, p_data: Tensor, p_model: Tensor) -> Tensor:
+        """d* = log(α·p_data / ((1 − α)·p_data + p_model)); log(p_data/p_model) without smoothing."""
+        p, q = check_densities(p_data, p_model)
+        alpha = self.real_label
+        return torch.log(alpha * p) - torch.log((1.0 - alpha) * p + q)
 
 
-class MinimaxLoss(GANLoss):
+class MinimaxLoss(_SigmoidLoss):
     """Minimax (saturating) GAN, Goodfellow et al. 2014, "Generative Adversarial Nets", eq. 1.
 
     L_D = E[softplus(−d_real)] + E[softplus(d_fake)]
@@ -32,19 +64,17 @@ class MinimaxLoss(GANLoss):
     ∂L_G/∂d_fake = −σ(d_fake) vanishes when the discriminator confidently rejects fakes
     (σ(d_fake) → 0): the loss saturates early in training. At the optimal discriminator
     d* = log(p_data/p_model), L_D = log 4 − 2·JSD(p_data ‖ p_model).
+
+    ``real_label`` < 1 turns on one-sided label smoothing (see the module docstring).
     """
 
-    output_is_logit = True
     name = "minimax"
-
-    def discriminator_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
-        return _sigmoid_discriminator_loss(real_out, fake_out)
 
     def generator_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         return -F.softplus(fake_out).mean()
 
 
-class NonSaturatingLoss(GANLoss):
+class NonSaturatingLoss(_SigmoidLoss):
     """Non-saturating GAN, Goodfellow et al. 2014, section 3 ("maximise log D(G(z))").
 
     L_D = E[softplus(−d_real)] + E[softplus(d_fake)]
@@ -53,13 +83,11 @@ class NonSaturatingLoss(GANLoss):
     Same fixed points as minimax, but ∂L_G/∂d_fake = σ(d_fake) − 1 → −1 as σ(d_fake) → 0, so the
     generator still learns when the discriminator wins. Note that −BCE(ones, D(G(z))) is *not*
     this loss: it equals +log D(G(z)) and drives D(G(z)) to 0.
+
+    ``real_label`` < 1 turns on one-sided label smoothing (see the module docstring).
     """
 
-    output_is_logit = True
     name = "nonsaturating"
-
-    def discriminator_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
-        return _sigmoid_discriminator_loss(real_out, fake_out)
 
     def generator_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         return F.softplus(-fake_out).mean()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ganbench.losses.base import GANLoss
+from ganbench.losses.base import GANLoss, NoPointwiseOptimumError
 
 
 class WassersteinLoss(GANLoss):
@@ -28,3 +28,11 @@ class WassersteinLoss(GANLoss):
 
     def generator_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         return -fake_out.mean()
+
+    def optimal_output(self, p_data: Tensor, p_model: Tensor) -> Tensor:
+        raise NoPointwiseOptimumError(
+            "wasserstein has no pointwise optimal critic: L_D = E[d_fake] − E[d_real] is linear in d, so "
+            "without a constraint it is unbounded below, and the optimal 1-Lipschitz critic (the "
+            "Kantorovich potential) depends on the whole of both distributions, not on the densities at one "
+            "point. Estimate W₁ with a trained critic under a Lipschitz constraint (regularizer=gp) instead."
+        )

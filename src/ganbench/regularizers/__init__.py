@@ -1,13 +1,22 @@
 """Discriminator regularizers, selected with ``regularizer=<name>``."""
 
 from ganbench.regularizers.base import NoRegularizer, Regularizer, input_gradient
-from ganbench.regularizers.gradient_penalty import GradientPenalty, R1Penalty
+from ganbench.regularizers.gradient_penalty import (
+    DRAGANPenalty,
+    GradientPenalty,
+    OneSidedGradientPenalty,
+    R1Penalty,
+    R2Penalty,
+)
 from ganbench.regularizers.weight_clipping import WeightClipping
 
 __all__ = [
+    "DRAGANPenalty",
     "GradientPenalty",
     "NoRegularizer",
+    "OneSidedGradientPenalty",
     "R1Penalty",
+    "R2Penalty",
     "Regularizer",
     "WeightClipping",
     "input_gradient",

@@ -8,6 +8,26 @@ from torch import Tensor, nn
 from ganbench.regularizers.base import Regularizer, input_gradient
 
 
+def _check_weight(name: str, value: float) -> float:
+    if value < 0:
+        raise ValueError(f"regularizer.{name} must be >= 0, got {value}")
+    return float(value)
+
+
+def _per_sample_uniform(reference: Tensor) -> Tensor:
+    """One U[0, 1) draw per sample, shaped to broadcast over the sample's other dimensions."""
+    n = reference.shape[0]
+    return torch.rand((n,) + (1,) * (reference.dim() - 1), device=reference.device, dtype=reference.dtype)
+
+
+def interpolate(real: Tensor, fake: Tensor) -> Tensor:
+    """x̂ = ε·x_real + (1 − ε)·x_fake with one ε ~ U[0, 1] per pair (the WGAN-GP sampling)."""
+    n = min(real.shape[0], fake.shape[0])
+    real, fake = real[:n].detach(), fake[:n].detach()
+    eps = _per_sample_uniform(real)
+    return eps * real + (1.0 - eps) * fake
+
+
 class GradientPenalty(Regularizer):
     """WGAN-GP, Gulrajani et al. 2017, "Improved Training of Wasserstein GANs", Algorithm 1.
 
@@ -21,17 +41,32 @@ class GradientPenalty(Regularizer):
     uses_input_gradients = True
 
     def __init__(self, weight: float = 10.0) -> None:
-        if weight < 0:
-            raise ValueError(f"regularizer.weight must be >= 0, got {weight}")
-        self.weight = float(weight)
+        self.weight = _check_weight("weight", weight)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-        n = min(real.shape[0], fake.shape[0])
-        real, fake = real[:n].detach(), fake[:n].detach()
-        eps = torch.rand((n,) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
-        interpolated = eps * real + (1.0 - eps) * fake
-        _, grad = input_gradient(discriminator, interpolated)
+        _, grad = input_gradient(discriminator, interpolate(real, fake))
         return self.weight * (grad.norm(2, dim=1) - 1.0).square().mean()
+
+
+class OneSidedGradientPenalty(Regularizer):
+    """WGAN-LP, Petzka, Fischer & Lukovnikov 2018, "On the regularization of Wasserstein GANs",
+    the one-sided ("Lipschitz") penalty:
+
+        R = λ·E_x̂[max(0, ‖∇ₓ̂ D(x̂)‖₂ − 1)²],  x̂ sampled as in WGAN-GP
+
+    Unlike WGAN-GP it only penalises gradients steeper than 1, which is what the 1-Lipschitz
+    constraint asks for; a flat critic is not pushed to slope 1. ``weight`` is λ.
+    """
+
+    name = "lp"
+    uses_input_gradients = True
+
+    def __init__(self, weight: float = 10.0) -> None:
+        self.weight = _check_weight("weight", weight)
+
+    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+        _, grad = input_gradient(discriminator, interpolate(real, fake))
+        return self.weight * torch.relu(grad.norm(2, dim=1) - 1.0).square().mean()
 
 
 class R1Penalty(Regularizer):
@@ -47,10 +82,61 @@ class R1Penalty(Regularizer):
     uses_input_gradients = True
 
     def __init__(self, gamma: float = 1.0) -> None:
-        if gamma < 0:
-            raise ValueError(f"regularizer.gamma must be >= 0, got {gamma}")
-        self.gamma = float(gamma)
+        self.gamma = _check_weight("gamma", gamma)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
         _, grad = input_gradient(discriminator, real)
         return 0.5 * self.gamma * grad.square().sum(dim=1).mean()
+
+
+class R2Penalty(Regularizer):
+    """R2, Mescheder, Geiger & Nowozin 2018, eq. 10.
+
+        R = (γ/2)·E_fake[‖∇ₓ D(x)‖₂²]
+
+    ``gamma`` is γ. The same penalty as R1, on generated samples instead of real ones.
+    """
+
+    name = "r2"
+    uses_input_gradients = True
+
+    def __init__(self, gamma: float = 1.0) -> None:
+        self.gamma = _check_weight("gamma", gamma)
+
+    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+        _, grad = input_gradient(discriminator, fake)
+        return 0.5 * self.gamma * grad.square().sum(dim=1).mean()
+
+
+class DRAGANPenalty(Regularizer):
+    """DRAGAN, Kodali, Abernethy, Hays & Kira 2017, "On Convergence and Stability of GANs"
+    (arXiv:1705.07215): a gradient penalty in a neighbourhood of the real data only.
+
+        R = λ·E[(‖∇ₓ̂ D(x̂)‖₂ − k)²],  x̂ = x + α·c·std(x)·u,
+        x ~ real batch,  u ~ U[0, 1) per element,  α ~ U[0, 1] per sample
+
+    This is the perturbation of the authors' reference implementation (std(x) is the standard
+    deviation of the whole real batch); the paper writes it as x + δ with δ a random perturbation
+    of the data. Defaults λ = 10, c = 0.5, k = 1 as in that code. Fakes are not used.
+    """
+
+    name = "dragan"
+    uses_input_gradients = True
+
+    def __init__(self, weight: float = 10.0, perturbation: float = 0.5, target_norm: float = 1.0) -> None:
+        self.weight = _check_weight("weight", weight)
+        self.perturbation = _check_weight("perturbation", perturbation)
+        self.target_norm = _check_weight("target_norm", target_norm)
+
+    def perturb(self, real: Tensor) -> Tensor:
+        """The points x̂ where the gradient is penalised (random, from torch's global generator)."""
+        real = real.detach()
+        if real.shape[0] < 2:
+            raise ValueError("DRAGAN needs at least 2 real samples per batch to estimate std(x).")
+        noise = torch.rand_like(real)
+        alpha = _per_sample_uniform(real)
+        return real + alpha * self.perturbation * real.std() * noise
+
+    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+        _, grad = input_gradient(discriminator, self.perturb(real))
+        return self.weight * (grad.norm(2, dim=1) - self.target_norm).square().mean()
