@@ -17,7 +17,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from ganbench.data.toy import DeviceSampler
-from ganbench.loggers import truncate_metrics
+from ganbench.loggers import make_loggers, truncate_metrics
 from ganbench.models.checks import check_regularizer_compatible
 from ganbench.summary import atomic_write_text, read_summary, write_summary
 from ganbench.training.callbacks import (
@@ -28,6 +28,7 @@ from ganbench.training.callbacks import (
 )
 from ganbench.training.module import GANModule, NonFiniteError
 from ganbench.validation import validate_config
+from ganbench.wandb_support import image_callbacks
 
 log = logging.getLogger("ganbench")
 
@@ -118,7 +119,8 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     callbacks = [evaluation, interrupt, checkpoint]  # interrupt before checkpoint: see GracefulInterrupt
     if cfg.trainer.enable_progress_bar:
         callbacks.append(IterationProgressBar(refresh_rate=cfg.log_every))
-    loggers = [instantiate(spec, save_dir=str(run_dir)) for spec in (cfg.logger or {}).values()]
+    loggers = make_loggers(cfg, run_dir)
+    callbacks.extend(image_callbacks(loggers, evaluation))  # after `evaluation`: logs its plots to W&B
     # On SLURM, ganbench checkpoints and requeues itself (ganbench.slurm); Lightning's auto-requeue is off.
     plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
     trainer = L.Trainer(

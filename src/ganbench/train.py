@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from ganbench.config import conf_dir
 from ganbench.experiment import choices, describe, run
+from ganbench.launchers import limit_job_threads
 from ganbench.slurm import requeue, requeue_signals
 from ganbench.summary import write_summary
 from ganbench.validation import ConfigError, requested_devices
@@ -51,6 +52,7 @@ def main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    limit_job_threads(hydra_cfg)
     try:
         if multirun:
             refuse_duplicate_sweeps(cfg)

@@ -1,9 +1,10 @@
-"""Send a PNG (a sample grid or plot) to the active loggers that can show images.
+"""Send a PNG (a sample grid or plot) to TensorBoard.
 
-Loggers are recognised by class name, so neither TensorBoard nor W&B has to be installed:
-``TensorBoardLogger`` gets ``add_image`` on its SummaryWriter, ``WandbLogger`` gets ``log_image``
-(a ``wandb.Image`` of the file). Other loggers (ganbench's CSV logger) have no images and are
-skipped. The x-axis is the iteration, as for the metrics.
+Loggers are recognised by class name, so TensorBoard need not be installed: ``TensorBoardLogger``
+gets ``add_image`` on its SummaryWriter, with the iteration as x-axis, as for the metrics. W&B gets
+the same PNGs from :class:`ganbench.wandb_support.WandbImages` (one ``wandb.Image`` per evaluation,
+captioned with its metrics), so they are not sent here a second time. Other loggers (ganbench's CSV
+logger) have no images and are skipped.
 """
 
 from __future__ import annotations
@@ -36,8 +37,5 @@ def log_image(loggers: Iterable[Any], key: str, path: Path, iteration: int) -> l
         if _is(logger, "TensorBoardLogger"):
             pixels = read_png(path) if pixels is None else pixels
             logger.experiment.add_image(key, pixels, global_step=iteration, dataformats="HWC")
-            sent.append(type(logger).__name__)
-        elif _is(logger, "WandbLogger"):
-            logger.log_image(key=key, images=[str(path)], step=iteration, caption=[path.name])
             sent.append(type(logger).__name__)
     return sent
