@@ -295,6 +295,7 @@ def test_submitit_preemption_signal_checkpoints_first_then_hands_over(uninterrup
     # ganbench stopped at an iteration boundary and saved, and only then did the launcher's handler run
     assert summary["status"] == "interrupted" and summary["reason"].startswith("SIGUSR2"), out
     assert marker.read_text() == "SIGUSR2"
+    assert "SIGUSR2: handing over to the job launcher" in out
     assert proc.returncode == 255, out
     k = summary["iterations"]
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)

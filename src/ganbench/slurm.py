@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from collections.abc import Callable
 
 SBATCH_SIGNAL = signal.SIGUSR1  # `#SBATCH --signal=SIGUSR1@120`: the convention Lightning also uses
 
@@ -62,23 +63,26 @@ def run_dir_name(stamp: str) -> str:
     return stamp
 
 
-def requeue(signame: str) -> str:
-    """Put the current job back in the queue after a graceful stop caused by ``signame``.
+def requeue(signame: str, say: Callable[[str], object] = print) -> None:
+    """Put the current job back in the queue after a graceful stop caused by ``signame``, saying
+    what is done through ``say`` first.
 
-    Returns a line saying what was done. Under submitit the signal is delivered again to submitit's
-    handler (restored when training ended); it resubmits the job and exits the process.
+    Under submitit the signal is delivered again to submitit's handler (restored when training
+    ended); it resubmits the job and exits the process, so this does not return.
     """
     sig = signal.Signals[signame]
-    handler = signal.getsignal(sig)
-    if callable(handler):
+    if callable(signal.getsignal(sig)):
+        say(f"  {signame}: handing over to the job launcher to requeue; the job resumes from last.ckpt here")
         os.kill(os.getpid(), sig)  # submitit: checkpoint_and_try_requeue(), then sys.exit
-        return f"handed {signame} back to the job launcher"
+        return
     job = os.environ.get("SLURM_JOB_ID")
     if not job:
-        return "not requeued: no SLURM job"
+        say(f"  {signame} outside a SLURM job: not requeued")
+        return
     try:
         subprocess.run(["scontrol", "requeue", job], check=True, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as err:
-        detail = getattr(err, "stderr", "") or err
-        return f"requeue failed ({detail}); resubmit the job: it resumes from the run directory"
-    return f"requeued SLURM job {job}"
+        detail = (getattr(err, "stderr", "") or str(err)).strip()
+        say(f"  requeue of SLURM job {job} failed ({detail}); resubmit the job: it resumes from the run directory")
+        return
+    say(f"  requeued SLURM job {job}: it resumes from last.ckpt in this run directory")

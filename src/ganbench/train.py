@@ -87,7 +87,7 @@ def main(cfg: DictConfig) -> float | None:
         signame = summary.get("reason", "").split(" ")[0]
         if signame in {sig.name for sig in requeue_signals()}:
             # the cluster's time-limit or preemption warning: the same job comes back and resumes here
-            print(f"  {requeue(signame)}", flush=True)
+            requeue(signame, say=lambda line: print(line, flush=True))
             sys.exit(SIGNAL_EXIT.get(signame, 1))
         print(f"  resume with: ganbench-train resume={summary['run_dir']}", flush=True)
         if signame == "SIGINT" and multirun:
