@@ -101,3 +101,10 @@ def test_bf16_mixed_works_with_every_regularizer(train, reg):
     rows = [r for r in csv.DictReader(open(run_dir / "metrics.csv")) if r.get("d_loss")]
     penalties = [float(r["regularizer"]) for r in rows]
     assert all(p > 0 for p in penalties) if reg in ("gp", "r1") else all(p == 0 for p in penalties)
+
+
+def test_image_model_on_toy_data_is_refused_with_the_fix(tmp_path):
+    with pytest.raises(ConfigError, match=r"need an image dataset: dataset=digits.*use model=mlp") as err:
+        run(compose(["model=dcgan"]), tmp_path / "run")
+    assert "dataset.channels" in str(err.value) and "RingDataModule" in str(err.value)
+    assert not (tmp_path / "run").exists()

@@ -8,7 +8,8 @@ import warnings
 from typing import Any
 
 from hydra.utils import get_class
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationKeyError
 
 
 class ConfigError(ValueError):
@@ -39,8 +40,24 @@ def requested_devices(devices: Any) -> int | None:
     return None  # "auto"
 
 
+def _check_model_fits_dataset(cfg: DictConfig) -> None:
+    """Image models take their shape from the dataset (``${dataset.channels}``…): say so plainly
+    when the dataset has no such key, instead of OmegaConf's interpolation error."""
+    try:
+        OmegaConf.to_container(cfg.model, resolve=True)
+    except InterpolationKeyError as err:
+        dataset = str(cfg.dataset.get("_target_", "?")).rsplit(".", 1)[-1]
+        generator = str(cfg.model.generator.get("_target_", "?")).rsplit(".", 1)[-1]
+        raise ConfigError(
+            f"{generator} takes its shape from the dataset, but the dataset ({dataset}) has none ({str(err).splitlines()[0]}). "
+            "Image models (model=dcgan, model=resnet) need an image dataset: dataset=digits, mnist, fashion_mnist, "
+            "cifar10, celeba or folder; for the 2-D toy datasets use model=mlp."
+        ) from None
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` listing every impossible setting in ``cfg``."""
+    _check_model_fits_dataset(cfg)
     errors: list[str] = []
 
     def need(ok: bool, message: str) -> None:
