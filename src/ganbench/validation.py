@@ -48,8 +48,9 @@ def _check_model_fits_dataset(cfg: DictConfig) -> None:
     except InterpolationKeyError as err:
         dataset = str(cfg.dataset.get("_target_", "?")).rsplit(".", 1)[-1]
         generator = str(cfg.model.generator.get("_target_", "?")).rsplit(".", 1)[-1]
+        missing = str(err).splitlines()[0]
         raise ConfigError(
-            f"{generator} takes its shape from the dataset, but the dataset ({dataset}) has none ({str(err).splitlines()[0]}). "
+            f"{generator} takes its shape from the dataset, but the dataset ({dataset}) has none ({missing}). "
             "Image models (model=dcgan, model=resnet) need an image dataset: dataset=digits, mnist, fashion_mnist, "
             "cifar10, celeba or folder; for the 2-D toy datasets use model=mlp."
         ) from None
