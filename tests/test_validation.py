@@ -108,3 +108,12 @@ def test_image_model_on_toy_data_is_refused_with_the_fix(tmp_path):
         run(compose(["model=dcgan"]), tmp_path / "run")
     assert "dataset.channels" in str(err.value) and "RingDataModule" in str(err.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_gradient_penalty_on_a_batchnorm_critic_is_refused_before_anything_is_written(tmp_path):
+    cfg = compose(["dataset=digits", "model=dcgan", "regularizer=gp", "loss=wasserstein"])
+    with pytest.raises(ConfigError, match=r"BatchNorm.*model.discriminator.norm=layer"):
+        run(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    # the same critic without batch statistics is accepted
+    validate_config(compose(["dataset=digits", "model=dcgan", "regularizer=gp", "model.discriminator.norm=layer"]))

@@ -113,8 +113,29 @@ def validate_config(cfg: DictConfig) -> None:
             "Toy datasets report modes_captured, high_quality and reverse_kl; "
             "drop eval.metrics or pick an image dataset.",
         )
+    if _class_attr(cfg.regularizer, "uses_input_gradients", False):
+        errors.extend(_penalty_on_batchnorm_critic(cfg))
     if errors:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(errors))
+
+
+def _penalty_on_batchnorm_critic(cfg: DictConfig) -> list[str]:
+    """A gradient penalty on a discriminator with BatchNorm (see ``models.checks``), found by building
+    the discriminator (cheap) before anything is written."""
+    from hydra.utils import instantiate
+
+    from ganbench.models.checks import check_regularizer_compatible
+
+    try:
+        discriminator = instantiate(cfg.model.discriminator)
+        regularizer = instantiate(cfg.regularizer)
+    except Exception:  # an impossible model config fails in build() with its own message
+        return []
+    try:
+        check_regularizer_compatible(discriminator, regularizer)
+    except ValueError as err:
+        return [str(err)]
+    return []
 
     if _class_attr(cfg.loss, "name") == "wasserstein" and _class_attr(cfg.regularizer, "name") == "none":
         warnings.warn(
