@@ -118,6 +118,13 @@ def validate_config(cfg: DictConfig) -> None:
     if errors:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(errors))
 
+    if _class_attr(cfg.loss, "name") == "wasserstein" and _class_attr(cfg.regularizer, "name") == "none":
+        warnings.warn(
+            "loss=wasserstein without a Lipschitz constraint: the critic is unbounded. "
+            "Add regularizer=gp (WGAN-GP) or regularizer=clip (original WGAN).",
+            stacklevel=2,
+        )
+
 
 def _penalty_on_batchnorm_critic(cfg: DictConfig) -> list[str]:
     """A gradient penalty on a discriminator with BatchNorm (see ``models.checks``), found by building
@@ -136,10 +143,3 @@ def _penalty_on_batchnorm_critic(cfg: DictConfig) -> list[str]:
     except ValueError as err:
         return [str(err)]
     return []
-
-    if _class_attr(cfg.loss, "name") == "wasserstein" and _class_attr(cfg.regularizer, "name") == "none":
-        warnings.warn(
-            "loss=wasserstein without a Lipschitz constraint: the critic is unbounded. "
-            "Add regularizer=gp (WGAN-GP) or regularizer=clip (original WGAN).",
-            stacklevel=2,
-        )
