@@ -252,6 +252,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         if exp is not None:
             summary["iterations"] = summary.get("diverged_at", exp.module.iteration + 1) - 1
             summary["metrics"] = exp.evaluation.last_metrics or previous.get("metrics", {})
+            summary["directions"] = dict(exp.evaluation.evaluator.directions)
+            summary["info"] = exp.evaluation.evaluator.info()
             summary["evaluated_at"] = exp.evaluation.last_iteration or previous.get("evaluated_at")
             summary["plot"] = str(exp.evaluation.last_plot) if exp.evaluation.last_plot else previous.get("plot")
             if getattr(exp.evaluation.evaluator, "draws_grid", False):
@@ -275,7 +277,7 @@ def describe(summary: dict[str, Any]) -> str:
         f"in {summary['wall_seconds']:.1f} s ({picked}, seed={summary['seed']})"
     ]
     if "modes_captured" in m:
-        k = m.get("num_modes")
+        k = summary.get("info", {}).get("num_modes")
         lines.append(
             f"  modes captured: {m['modes_captured']}"
             + (f" of {k}" if k else "")

@@ -51,7 +51,8 @@ def test_metrics_of_real_images_are_those_of_real_images(digits):
     m = evaluator.metrics(images.float() / 127.5 - 1)
     assert m["domain_fid"] == pytest.approx(0.0, abs=1e-6)  # the same images as the cached statistics
     assert m["classes_covered"] == 10 and m["recognised"] > 0.9 and m["class_kl"] < 0.01
-    assert m["classifier_is"] > 9.0 and m["num_classes"] == 10
+    assert m["classifier_is"] > 9.0 and evaluator.info() == {"num_classes": 10}
+    assert set(m) == set(evaluator.directions)
 
 
 def test_real_features_are_cached_under_their_key(digits, ganbench_cache):

@@ -63,4 +63,5 @@ def test_evaluator_plot_writes_png(tmp_path):
     ev = ToyEvaluator(C, SIGMA, num_samples=10)
     path = ev.plot(C.repeat(3, 1), tmp_path / "plots" / "s.png", "title")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert ev.metrics(C)["num_modes"] == 8
+    assert ev.info() == {"num_modes": 8}
+    assert set(ev.metrics(C)) == set(ev.directions)

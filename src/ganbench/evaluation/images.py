@@ -144,6 +144,7 @@ class ImageEvaluator:
         if inception:
             self.extractors["inception"] = InceptionExtractor(feature_extractor_weights_path, antialias)
         self._distances: dict[str, FeatureDistance] = {}
+        self.directions = self._directions()
         self.draws_grid = True  # plot() saves a sample grid (summary.json: sample_grid)
         self.last_seconds: float | None = None
 
@@ -197,6 +198,25 @@ class ImageEvaluator:
         return self._distances[name]
 
     # ------------------------------------------------------------------ the evaluator interface
+    def _directions(self) -> dict[str, str | None]:
+        """Every metric :meth:`metrics` returns, with ``"min"`` or ``"max"`` for the better side, or
+        None for the spread of an estimate (``kid_std``, ``is_std``), which has no better side."""
+        out: dict[str, str | None] = {}
+        for name in self.extractors:
+            prefix = "domain_" if name == "domain" else ""
+            out[prefix + "fid"] = "min"
+            if self.kid:
+                out[prefix + "kid"], out[prefix + "kid_std"] = "min", None
+        if "inception" in self.extractors and self.want_inception_score:
+            out["is"], out["is_std"] = "max", None
+        if "domain" in self.extractors:
+            out.update(recognised="max", classes_covered="max", class_kl="min", classifier_is="max")
+        return out
+
+    def info(self) -> dict[str, Any]:
+        """Facts about the benchmark, not metrics: the number of classes of the domain classifier."""
+        return {"num_classes": self.extractors["domain"].num_classes} if "domain" in self.extractors else {}
+
     @torch.no_grad()
     def metrics(self, samples: Tensor) -> dict[str, float]:
         """All configured metrics of ``samples`` (N, C, R, R) in [−1, 1]."""
@@ -218,7 +238,6 @@ class ImageEvaluator:
                 k = self.extractors[name].num_classes
                 out.update(classifier_metrics(logits, k))
                 out["classifier_is"] = inception_score(logits, splits=1)[0]
-                out["num_classes"] = k
         self.last_seconds = time.perf_counter() - start
         return out
 

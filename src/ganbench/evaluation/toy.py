@@ -41,7 +41,14 @@ def mode_metrics(samples: Tensor, centers: Tensor, sigma: float) -> dict[str, fl
 
 
 class ToyEvaluator:
-    """Computes :func:`mode_metrics` and draws the scatter plot for a Gaussian mixture."""
+    """Computes :func:`mode_metrics` and draws the scatter plot for a Gaussian mixture.
+
+    ``directions`` declares, for every metric :meth:`metrics` returns, whether higher (``"max"``)
+    or lower (``"min"``) is better; :meth:`info` gives facts about the benchmark (the number of
+    modes), which are not metrics.
+    """
+
+    directions: dict[str, str | None] = {"modes_captured": "max", "high_quality": "max", "reverse_kl": "min"}
 
     def __init__(self, centers: Tensor, sigma: float, num_samples: int = 2500) -> None:
         self.centers = centers.float().cpu()
@@ -53,7 +60,10 @@ class ToyEvaluator:
         return self.centers.shape[0]
 
     def metrics(self, samples: Tensor) -> dict[str, float]:
-        return {**mode_metrics(samples, self.centers, self.sigma), "num_modes": self.num_modes}
+        return mode_metrics(samples, self.centers, self.sigma)
+
+    def info(self) -> dict[str, int]:
+        return {"num_modes": self.num_modes}
 
     def plot(self, samples: Tensor, path: Path, title: str = "") -> Path:
         """Scatter ``samples`` over the mode centres (with their 3σ circles) into a PNG."""

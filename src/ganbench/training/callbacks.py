@@ -25,8 +25,9 @@ class EvaluationCallback(Callback):
     the (EMA) generator with a fixed seed, compute the evaluator's metrics, log them against the
     iteration, and save the evaluator's plot under ``plot_dir``.
 
-    ``evaluator`` needs ``metrics(samples) -> dict`` and ``plot(samples, path, title) -> Path``
-    and a ``num_samples`` attribute. The plot is also sent to the loggers that show images
+    ``evaluator`` needs ``metrics(samples) -> dict`` and ``plot(samples, path, title) -> Path``,
+    a ``num_samples`` attribute, ``directions`` (metric name → ``"max"``, ``"min"`` or None) and
+    ``info() -> dict`` (facts about the benchmark that are not metrics). The plot is also sent to the loggers that show images
     (TensorBoard, W&B).
     """
 
