@@ -16,6 +16,7 @@ import torch
 
 from ganbench.config import compose
 from ganbench.experiment import run
+from ganbench.validation import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 # Short, deterministic runs that exercise every piece of state: both optimisers (Adam moments), an LR
@@ -186,7 +187,7 @@ def test_a_different_config_never_overwrites_a_run(uninterrupted, tmp_path):
 
 def test_resume_needs_a_checkpoint(tmp_path):
     (tmp_path / "config.yaml").write_text("seed: 0\n")
-    with pytest.raises(FileNotFoundError, match="last.ckpt"):
+    with pytest.raises(ConfigError, match="last.ckpt"):
         run(compose([*BASE, f"resume={tmp_path}"]), tmp_path)
 
 

@@ -15,6 +15,16 @@ OmegaConf.register_new_resolver("ganbench_run_dir", lambda resume, default: resu
 OmegaConf.register_new_resolver("ganbench_job_dir", run_dir_name, replace=True)
 
 
+def _objective_dir_name(group: str, *, _root_):
+    from ganbench.identity import objective_dir_name
+
+    return objective_dir_name(group, _root_=_root_)
+
+
+# the directory name of what the loss (or regularizer) group resolves to: see ganbench.identity
+OmegaConf.register_new_resolver("ganbench_objective", _objective_dir_name, replace=True)
+
+
 def conf_dir() -> Path:
     """The ``conf/`` directory: inside the installed wheel, or at the top of a source checkout."""
     here = Path(__file__).resolve().parent

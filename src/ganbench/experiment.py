@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import logging
+import math
+import shlex
 import time
 import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from ganbench.data.toy import DeviceSampler
+from ganbench.identity import objective
 from ganbench.loggers import make_loggers, truncate_metrics
 from ganbench.models.checks import check_regularizer_compatible
-from ganbench.summary import atomic_write_text, read_summary, write_summary
+from ganbench.rundir import CheckpointError, RunDirLock, load_checkpoint
+from ganbench.summary import FAILURES, RunRecorder, atomic_write_text
 from ganbench.training.callbacks import (
     EvaluationCallback,
     GracefulInterrupt,
     IterationCheckpoint,
     IterationProgressBar,
 )
-from ganbench.training.module import GANModule, NonFiniteError
-from ganbench.validation import validate_config
+from ganbench.training.module import GANModule, NonFiniteError, preserved_rng
+from ganbench.validation import ConfigError, validate_config
 from ganbench.wandb_support import image_callbacks
 
 log = logging.getLogger("ganbench")
@@ -37,7 +43,6 @@ for _message in (
     r".*exists and is not empty.*",  # the run directory already holds config.yaml
     r".*smaller than the logging interval.*",  # ganbench logs every `log_every` iterations itself
     r".*LeafSpec.*",
-    r".*weights_only.*was not set.*",
     # image datamodules restore their data position from the checkpoint themselves (IterationSampler)
     r".*your dataloader is not resumable.*",
     r".*all_gather is deprecated.*",
@@ -46,8 +51,12 @@ for _message in (
 
 
 class _DropAdverts(logging.Filter):
+    """Lightning's tips, and its "`Trainer.fit` stopped: `max_steps=…` reached" (a count of optimiser
+    steps, not iterations, printed also after an interrupt): ganbench reports the run itself."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return "💡" not in record.getMessage()
+        message = record.getMessage()
+        return "💡" not in message and "`Trainer.fit` stopped" not in message
 
 
 for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
@@ -81,39 +90,67 @@ def choices(cfg: DictConfig) -> dict[str, str]:
     return {g: str(picked.get(g)) for g in CHOICE_GROUPS if picked.get(g) is not None}
 
 
+@contextmanager
+def _building(what: str) -> Iterator[None]:
+    """Turn an error raised while building ``what`` from the config (a missing dataset, an
+    unknown argument, a class that cannot be imported, an impossible setting) into a
+    :class:`ConfigError` that names it: a user's mistake, reported in one line."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except Exception as err:
+        cause = err.__cause__ if isinstance(err, InstantiationException) and err.__cause__ is not None else err
+        if not isinstance(cause, (ValueError, TypeError, LookupError, OSError, ImportError, InstantiationException)):
+            raise
+        message = " ".join(line.strip() for line in str(cause).splitlines() if line.strip()) or type(cause).__name__
+        raise ConfigError(f"{what}: {message}") from None
+
+
 def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     run_dir = Path(run_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = instantiate(cfg.dataset)
-    generator = instantiate(cfg.model.generator)
-    discriminator = instantiate(cfg.model.discriminator)
-    loss = instantiate(cfg.loss)
-    regularizer = instantiate(cfg.regularizer)
-    check_regularizer_compatible(discriminator, regularizer)
+    with _building(f"dataset ({cfg.dataset.get('_target_')})"):
+        # the run length is the root key's: a run extended with resume=… iterations=N reads it from there
+        datamodule = instantiate(cfg.dataset, **({"iterations": cfg.iterations} if "iterations" in cfg.dataset else {}))
+        if not getattr(datamodule, "download", False):
+            with preserved_rng():  # load (and check) the data now, before anything is written
+                datamodule.setup("fit")
+    with _building("model"):
+        generator = instantiate(cfg.model.generator)
+        discriminator = instantiate(cfg.model.discriminator)
+    with _building(f"loss ({cfg.loss.get('_target_')})"):
+        loss = instantiate(cfg.loss)
+    with _building(f"regularizer ({cfg.regularizer.get('_target_')})"):
+        regularizer = instantiate(cfg.regularizer)
+        check_regularizer_compatible(discriminator, regularizer)
     opt = cfg.optimizer
     sampler = (
         DeviceSampler(datamodule.mixture, cfg.seed + 1) if getattr(datamodule, "samples_on_device", False) else None
     )
-    module = GANModule(
-        generator,
-        discriminator,
-        loss,
-        regularizer,
-        g_optimizer=instantiate(opt.generator),
-        d_optimizer=instantiate(opt.discriminator),
-        g_scheduler=instantiate(opt.scheduler) if opt.get("scheduler") else None,
-        d_scheduler=instantiate(opt.scheduler) if opt.get("scheduler") else None,
-        batch_size=cfg.batch_size,
-        n_critic=cfg.n_critic,
-        ema_decay=cfg.ema.decay,
-        ema_start=cfg.ema.start,
-        log_every=cfg.log_every,
-        grad_clip=cfg.grad_clip,
-        real_sampler=sampler,
-    )
-    evaluation = EvaluationCallback(
-        datamodule.evaluator(cfg.eval.num_samples), cfg.eval.every, run_dir / "plots", seed=cfg.eval.seed
-    )
+    with _building("optimizer"):
+        module = GANModule(
+            generator,
+            discriminator,
+            loss,
+            regularizer,
+            g_optimizer=instantiate(opt.generator),
+            d_optimizer=instantiate(opt.discriminator),
+            g_scheduler=instantiate(opt.scheduler) if opt.get("scheduler") else None,
+            d_scheduler=instantiate(opt.scheduler) if opt.get("scheduler") else None,
+            batch_size=cfg.batch_size,
+            n_critic=cfg.n_critic,
+            ema_decay=cfg.ema.decay,
+            ema_start=cfg.ema.start,
+            log_every=cfg.log_every,
+            grad_clip=cfg.grad_clip,
+            real_sampler=sampler,
+        )
+    # The evaluator may train a domain classifier or read real images on a cache miss: never from
+    # the training RNG streams, so a cold and a warm cache train identically.
+    with _building("evaluation"), preserved_rng():
+        evaluator = datamodule.evaluator(cfg.eval.num_samples)
+    evaluation = EvaluationCallback(evaluator, cfg.eval.every, run_dir / "plots", seed=cfg.eval.seed)
     checkpoint = IterationCheckpoint(run_dir / "checkpoints", cfg.checkpoint.every)
     interrupt = GracefulInterrupt()
     callbacks = [evaluation, interrupt, checkpoint]  # interrupt before checkpoint: see GracefulInterrupt
@@ -127,7 +164,8 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         **OmegaConf.to_container(cfg.accelerator),
         **OmegaConf.to_container(cfg.trainer),
         max_steps=cfg.iterations * (cfg.n_critic + 1),
-        max_epochs=1,
+        # the run ends at max_steps; no epoch limit, so that a finished run can be extended (resume= iterations=N)
+        max_epochs=-1,
         logger=loggers or False,
         callbacks=callbacks,
         enable_checkpointing=False,
@@ -142,13 +180,49 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     return Experiment(cfg, datamodule, module, trainer, evaluation, checkpoint, interrupt)
 
 
+def _override_key(override: str) -> str:
+    return override.lstrip("+~").split("=", 1)[0]
+
+
+def resolve_resume(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()) -> tuple[DictConfig, Path]:
+    """The config and directory of the run to execute.
+
+    With ``resume=<run dir>`` they are the saved run's: the only override allowed beside it is
+    ``iterations=N``, which extends the run to N iterations in all (any other would be silently
+    ignored, so it is refused). Without ``resume``, ``cfg`` and ``run_dir`` as given.
+    """
+    if not cfg.get("resume"):
+        return cfg, Path(run_dir)
+    run_dir = Path(str(cfg.resume)).expanduser()
+    ignored = [o for o in overrides if _override_key(o) not in ("resume", "iterations")]
+    if ignored:
+        raise ConfigError(
+            f"resume= continues a run with its saved config, so {' '.join(ignored)} would be ignored; "
+            "drop them (iterations=N is the one setting that may change: it extends the run), "
+            "or start a new run without resume="
+        )
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        raise ConfigError(
+            f"resume={cfg.resume}: there is no {last} to resume from; give the directory of a run that saved "
+            "at least one checkpoint (every checkpoint.every iterations)"
+        )
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"resume={cfg.resume}: {run_dir / 'config.yaml'} not found; is it a ganbench run directory?")
+    saved = OmegaConf.load(run_dir / "config.yaml")
+    saved.resume = str(run_dir)
+    if any(_override_key(o) == "iterations" for o in overrides):
+        saved.iterations = int(cfg.iterations)
+    return saved, run_dir
+
+
 def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
     """The checkpoint this run continues from, if any.
 
-    ``resume=<run dir>`` asks for it explicitly (the run directory must hold
-    ``checkpoints/last.ckpt``). Without it, a run directory that already holds a checkpoint of the
-    *same* config is resumed automatically: that is what makes a requeued SLURM job continue
-    instead of starting over. A checkpoint of a different config is refused, never overwritten.
+    ``resume=<run dir>`` asks for it explicitly. Without it, a run directory that already holds a
+    checkpoint of the *same* config is resumed automatically: that is what makes a requeued SLURM
+    job continue instead of starting over. A checkpoint of a different config is refused (before
+    anything is written there), never overwritten.
     """
     last = run_dir / "checkpoints" / "last.ckpt"
     if cfg.get("resume"):
@@ -161,9 +235,10 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
         current = _resolved(cfg)
         diff = sorted(k for k in set(saved) | set(current) if k != "resume" and saved.get(k) != current.get(k))
         if diff:
-            raise ValueError(
-                f"{run_dir} already holds a checkpoint of a different run (config differs in: {', '.join(diff)}). "
-                f"Choose another hydra.run.dir, or pass resume={run_dir} to continue that run as it was."
+            raise ConfigError(
+                f"{run_dir} already holds a checkpoint of a different run (config differs in: {', '.join(diff)}); "
+                f"choose another hydra.run.dir, or pass resume={shlex.quote(str(run_dir))} to continue that run "
+                "as it was"
             )
     return last
 
@@ -172,105 +247,178 @@ def _resolved(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
 
 
-def _previous_summary(run_dir: Path) -> dict[str, Any]:
-    try:
-        return read_summary(run_dir)
-    except (FileNotFoundError, ValueError):
+def _hydra_files(cfg: DictConfig) -> dict[str, str]:
+    """Hydra's own record of the run (``.hydra/``: the composed config, the Hydra config and the
+    overrides), written by ganbench once the run is accepted."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
         return {}
+    hydra_cfg = HydraConfig.get()
+    return {
+        "config.yaml": OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])),
+        "hydra.yaml": OmegaConf.to_yaml({"hydra": hydra_cfg}),
+        "overrides.yaml": OmegaConf.to_yaml(list(hydra_cfg.overrides.task)),
+    }
 
 
-def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+def run(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] | None = None) -> dict[str, Any]:
     """Train, evaluate and write ``config.yaml`` and ``summary.json`` into ``run_dir``.
 
-    Returns the summary. With ``resume=<run dir>`` (or a checkpoint of the same config already in
-    ``run_dir``) the run continues from ``checkpoints/last.ckpt`` with its saved config. A divergence
-    ends the run with status ``diverged``; SIGINT/SIGTERM with ``interrupted`` after a checkpoint;
-    any other error is recorded as ``failed`` and re-raised.
+    Returns the run record (as a dict). Every user error is a :class:`ConfigError` raised before
+    anything is written. With ``resume=<run dir>`` (or a checkpoint of the same config already in
+    ``run_dir``) the run continues from ``checkpoints/last.ckpt``. A divergence ends the run with
+    status ``diverged``; SIGINT/SIGTERM (or Ctrl-C during start-up) with ``interrupted``; any other
+    error is recorded as ``failed`` and re-raised. ``overrides`` are the command line's (taken from
+    Hydra when None).
     """
-    run_dir = Path(cfg.resume) if cfg.get("resume") else Path(run_dir)
-    if cfg.get("resume"):
-        if not (run_dir / "checkpoints" / "last.ckpt").is_file():
-            raise FileNotFoundError(
-                f"resume={cfg.resume}: there is no {run_dir / 'checkpoints' / 'last.ckpt'} to resume from. Give the "
-                "directory of a run that saved at least one checkpoint (every checkpoint.every iterations)."
-            )
-        if not (run_dir / "config.yaml").is_file():
-            raise FileNotFoundError(f"resume={cfg.resume}: {run_dir / 'config.yaml'} not found; is it a ganbench run?")
-        saved = OmegaConf.load(run_dir / "config.yaml")
-        saved.resume = str(run_dir)
-        cfg = saved
+    if overrides is None:
+        overrides = _task_overrides()
+    cfg, run_dir = resolve_resume(cfg, run_dir, overrides)
     validate_config(cfg)
-    ckpt = checkpoint_to_resume(cfg, run_dir)
-    previous = _previous_summary(run_dir) if ckpt else {}
-    if previous.get("status") == "completed":
-        log.info("%s already completed; nothing to resume", run_dir)
-        return previous
     is_zero = rank_zero_only.rank == 0
-    start = time.perf_counter()
-    summary: dict[str, Any] = {
-        "status": "running",
-        "iterations": 0,
-        "seed": int(cfg.seed),
-        "choices": previous.get("choices") or choices(cfg),
-        "metrics": {},
-        "wall_seconds": 0.0,
-        "run_dir": str(run_dir),
-    }
+    ckpt = checkpoint_to_resume(cfg, run_dir)
+    with RunDirLock(run_dir) if is_zero else nullcontext():
+        return _run_owned(cfg, run_dir, ckpt, is_zero)
+
+
+def _task_overrides() -> list[str]:
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool) -> dict[str, Any]:
+    recorder = RunRecorder(run_dir, write=is_zero)
+    previous = recorder.previous() if ckpt else None
+    resumed_from = None
     if ckpt is not None:
-        resumed_at = int(torch.load(ckpt, map_location="cpu", weights_only=False)["ganbench"]["iteration"])
-        summary["resumed_from"] = resumed_at
-        summary["wall_seconds_before"] = float(previous.get("wall_seconds", 0.0)) + float(
-            previous.get("wall_seconds_before", 0.0)
-        )
-    if is_zero:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(_resolved(cfg)))
-        if ckpt is None:
-            (run_dir / "metrics.csv").unlink(missing_ok=True)
-        else:
-            truncate_metrics(run_dir / "metrics.csv", summary["resumed_from"])
-        write_summary(run_dir, summary)
-    exp: Experiment | None = None
+        try:
+            state = load_checkpoint(ckpt)
+        except CheckpointError as err:
+            if previous is not None and is_zero:
+                recorder.record = previous
+                recorder.failed(f"CheckpointError: {err}")
+            raise
+        resumed_from = int(state["ganbench"]["iteration"])
+        del state
+        if resumed_from > cfg.iterations:
+            raise ConfigError(
+                f"{run_dir} has already run {resumed_from} iterations; iterations={cfg.iterations} would shorten it. "
+                f"Give iterations > {resumed_from} to extend it."
+            )
+    if previous is not None and previous.status == "completed" and previous.iterations >= cfg.iterations:
+        log.info("%s already completed; nothing to resume", run_dir)
+        return previous.to_dict()
+    start = time.perf_counter()
+    names = choices(cfg) if previous is None else previous.choices
+    record_args = dict(
+        seed=cfg.seed,
+        choices=names,
+        objective=objective(cfg, names),
+        resumed_from=resumed_from,
+        previous=previous,
+        trial=_trial(cfg),
+    )
     try:
         exp = build(cfg, run_dir)
-        exp.trainer.fit(
-            exp.module, datamodule=exp.datamodule, ckpt_path=str(ckpt) if ckpt else None, weights_only=False
-        )
-        if exp.interrupt.received:
-            summary.update(
-                status="interrupted", reason=f"{exp.interrupt.received} at iteration {exp.interrupt.at_iteration}"
-            )
+    except KeyboardInterrupt:
+        recorder.start(**record_args)
+        recorder.interrupted("SIGINT", None, wall_seconds=round(time.perf_counter() - start, 3))
+        return recorder.record.to_dict()
+    if is_zero:
+        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(_resolved(cfg)))
+        if ckpt is None:
+            for name, text in _hydra_files(cfg).items():
+                atomic_write_text(run_dir / ".hydra" / name, text)
+            (run_dir / "metrics.csv").unlink(missing_ok=True)
         else:
-            summary["status"] = "completed"
+            truncate_metrics(run_dir / "metrics.csv", resumed_from)
+    recorder.start(**record_args)
+    evaluator = exp.evaluation.evaluator
+    recorder.update(directions=dict(evaluator.directions), info=dict(evaluator.info()))
+    try:
+        exp.trainer.fit(exp.module, datamodule=exp.datamodule, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
+        status = "interrupted" if exp.interrupt.received else "completed"
+        error: BaseException | None = None
     except NonFiniteError as err:
-        summary.update(status="diverged", reason=str(err), diverged_at=err.iteration)
+        status, error = "diverged", err
         log.error("run diverged: %s", err)
+    except KeyboardInterrupt as err:  # a Ctrl-C that reached Python before the stop request took hold
+        status, error = "interrupted", err
+        exp.interrupt.received = exp.interrupt.received or "SIGINT"
     except BaseException as err:
-        summary.update(status="failed", error=f"{type(err).__name__}: {err}")
-        raise
-    finally:
-        if exp is not None:
-            summary["iterations"] = summary.get("diverged_at", exp.module.iteration + 1) - 1
-            summary["metrics"] = exp.evaluation.last_metrics or previous.get("metrics", {})
-            summary["directions"] = dict(exp.evaluation.evaluator.directions)
-            summary["info"] = exp.evaluation.evaluator.info()
-            summary["evaluated_at"] = exp.evaluation.last_iteration or previous.get("evaluated_at")
-            summary["plot"] = str(exp.evaluation.last_plot) if exp.evaluation.last_plot else previous.get("plot")
-            if getattr(exp.evaluation.evaluator, "draws_grid", False):
-                summary["sample_grid"] = summary["plot"]
-            summary["checkpoint"] = str(exp.checkpoint.last_path) if exp.checkpoint.last_path else None
-            for logger in exp.trainer.loggers:
-                logger.save()
-        summary["wall_seconds"] = round(time.perf_counter() - start, 3)
-        if is_zero:
-            write_summary(run_dir, summary)
-    return summary
+        status, error = "failed", err
+    results = dict(
+        iterations=(error.iteration - 1) if isinstance(error, NonFiniteError) else exp.module.iteration,
+        metrics=exp.evaluation.last_metrics or recorder.record.metrics,
+        evaluated_at=exp.evaluation.last_iteration or recorder.record.evaluated_at,
+        plot=str(exp.evaluation.last_plot) if exp.evaluation.last_plot else recorder.record.plot,
+        checkpoint=str(exp.checkpoint.last_path) if exp.checkpoint.last_path else None,
+        wall_seconds=round(time.perf_counter() - start, 3),
+    )
+    if getattr(evaluator, "draws_grid", False):
+        results["sample_grid"] = results["plot"]
+    for logger in exp.trainer.loggers:
+        logger.save()
+    if status == "completed":
+        recorder.complete(**results)
+    elif status == "interrupted":
+        recorder.interrupted(exp.interrupt.received or "SIGINT", exp.interrupt.at_iteration, **results)
+    elif status == "diverged":
+        recorder.diverged(str(error), error.iteration, **results)
+    else:
+        recorder.failed(f"{type(error).__name__}: {error}", **results)
+        raise error
+    return recorder.record.to_dict()
+
+
+def _trial(cfg: DictConfig) -> dict[str, Any] | None:
+    """The hyperparameter-search trial this run is (number and sampled values), when a sweeper set one."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    hydra_cfg = HydraConfig.get()
+    sweeper = str(OmegaConf.select(hydra_cfg, "sweeper._target_", default="") or "")
+    if "optuna" not in sweeper.lower() or hydra_cfg.mode is None or str(hydra_cfg.mode) != "RunMode.MULTIRUN":
+        return None
+    params = list(OmegaConf.select(hydra_cfg, "sweeper.params", default={}) or {})
+    sampled = {}
+    for o in hydra_cfg.overrides.task:
+        key = _override_key(o)
+        if key in params:
+            sampled[key] = o.split("=", 1)[1]
+    return {"number": int(hydra_cfg.job.num), "params": sampled}
+
+
+def primary_metric(cfg: DictConfig, record: dict[str, Any]) -> str | None:
+    """The metric ``ganbench-train`` returns: ``optimized_metric``, else the evaluator's first."""
+    if cfg.get("optimized_metric"):
+        return str(cfg.optimized_metric)
+    directions = record.get("directions") or {}
+    return next(iter(directions), None)
+
+
+def returned_value(cfg: DictConfig, record: dict[str, Any]) -> float | None:
+    """The value of :func:`primary_metric` for a sweeper: the worst possible value (±inf, by the
+    metric's declared direction) for a run that diverged, failed or has no such metric."""
+    name = primary_metric(cfg, record)
+    if name is None:
+        return None
+    direction = (record.get("directions") or {}).get(name, "max")
+    worst = float("inf") if direction == "min" else float("-inf")
+    value = (record.get("metrics") or {}).get(name)
+    if record.get("status") in FAILURES or value is None:
+        return worst
+    value = float(value)
+    return value if math.isfinite(value) else worst
 
 
 def describe(summary: dict[str, Any]) -> str:
     """A few readable lines about a finished run."""
     m = summary.get("metrics", {})
-    chosen = summary["choices"]
+    chosen = {**summary["choices"], **summary.get("objective", {})}
     picked = ", ".join(f"{k}={chosen[k]}" for k in ("dataset", "loss", "regularizer") if k in chosen)
     lines = [
         f"ganbench: run {summary['status']} after {summary['iterations']} iterations "

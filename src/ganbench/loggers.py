@@ -67,16 +67,27 @@ class CSVLogger(LightningCSVLogger):
         return self._experiment
 
 
+def _complete_row(row: dict[str, Any], fields: list[str]) -> bool:
+    """A row with every column of the header and an integer step: not one cut off by a crash."""
+    if None in row or any(row.get(f) is None for f in fields):
+        return False
+    try:
+        return float(row["step"]).is_integer()
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 def truncate_metrics(path: Path, last_iteration: int) -> int:
-    """Keep the rows of a ``metrics.csv`` logged at or before ``last_iteration`` (those a resumed
-    run does not log again); return how many rows were dropped."""
+    """Keep the complete rows of a ``metrics.csv`` logged at or before ``last_iteration`` (those a
+    resumed run does not log again); return how many rows were dropped. A partial row (a write
+    cut off by a crash) is dropped too."""
     path = Path(path)
     if not path.is_file():
         return 0
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         fields, rows = reader.fieldnames or [], list(reader)
-    kept = [r for r in rows if not r.get("step") or int(float(r["step"])) <= last_iteration]
+    kept = [r for r in rows if _complete_row(r, fields) and int(float(r["step"])) <= last_iteration]
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)

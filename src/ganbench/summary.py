@@ -1,14 +1,23 @@
-"""The run summary: ``summary.json``, the contract every downstream tool reads.
+"""The run record: ``summary.json``, the contract every downstream tool reads.
 
-Schema (keys beyond these may be added, never removed)::
+One module owns it. :class:`RunRecord` is the typed record; :class:`RunRecorder` starts, resumes
+and finishes a run and is the only writer; :func:`load_record` is how every reader (training's
+resume, ``ganbench-compare``, :func:`ganbench.load_run`) gets it back, validated.
+
+Schema (keys may be added, never removed)::
 
     {"status": "running" | "completed" | "diverged" | "failed" | "interrupted",
-     "iterations": int,            # iterations completed
+     "iterations": int,                # iterations completed
      "seed": int,
      "choices": {"dataset": str, "model": str, "loss": str, "regularizer": str, ...},
-     "metrics": {...},             # the final evaluation
+     "objective": {"loss": str, "regularizer": str},   # what ran: see ganbench.identity
+     "metrics": {name: float},         # the final evaluation: metrics only
+     "directions": {name: "max" | "min" | null},        # declared by the evaluator
+     "info": {...},                    # facts about the benchmark that are not metrics (num_modes …)
      "wall_seconds": float,
-     ...}
+     "run_dir": str,
+     # optional: "evaluated_at", "plot", "sample_grid", "checkpoint", "resumed_from",
+     # "wall_seconds_before", "reason", "signal" (interrupted), "diverged_at", "error", "trial"}
 """
 
 from __future__ import annotations
@@ -17,11 +26,18 @@ import json
 import math
 import os
 import tempfile
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 SUMMARY_NAME = "summary.json"
 STATUSES = ("running", "completed", "diverged", "failed", "interrupted")
+FAILURES = ("diverged", "failed")
+DIRECTIONS = ("max", "min", None)
+
+
+class RecordError(ValueError):
+    """A ``summary.json`` that is not a valid run record (the message names the file and the problem)."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -36,9 +52,17 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def readable_mode() -> int:
+    """The mode a newly created file gets under the current umask (mkstemp's files are 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: readers see the old file
-    or the new one, never a partial one."""
+    or the new one, never a partial one. The file gets the permissions of a plain ``open()``
+    (0666 less the umask), so collaborators on a shared file system can read it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -46,6 +70,7 @@ def atomic_write_text(path: Path, text: str) -> None:
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
+            os.fchmod(f.fileno(), readable_mode())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -53,13 +78,199 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
-    if summary.get("status") not in STATUSES:
-        raise ValueError(f"summary status must be one of {STATUSES}, got {summary.get('status')!r}")
+def _is_number(x: Any) -> bool:
+    if isinstance(x, bool):
+        return False
+    if isinstance(x, (int, float)):
+        return True
+    return isinstance(x, str) and x in ("nan", "inf", "-inf")  # how non-finite values are stored
+
+
+@dataclass
+class RunRecord:
+    """The typed content of ``summary.json``. Optional fields that are None are not written."""
+
+    status: str
+    iterations: int
+    seed: int
+    choices: dict[str, str]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    directions: dict[str, str | None] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    objective: dict[str, str] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    run_dir: str | None = None
+    evaluated_at: int | None = None
+    plot: str | None = None
+    sample_grid: str | None = None
+    checkpoint: str | None = None
+    resumed_from: int | None = None
+    wall_seconds_before: float | None = None
+    reason: str | None = None
+    signal: str | None = None
+    diverged_at: int | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # keys written by others, kept as they are
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "extra" and v is not None}
+        return {**self.extra, **out}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "summary.json") -> RunRecord:
+        """Validate ``data`` and build the record; :class:`RecordError` names ``source`` and every problem."""
+        if not isinstance(data, dict):
+            raise RecordError(f"{source}: not a JSON object")
+        problems = validate(data)
+        if problems:
+            raise RecordError(f"{source}: " + "; ".join(problems))
+        known = {f.name for f in fields(cls)} - {"extra"}
+        return cls(
+            **{k: v for k, v in data.items() if k in known}, extra={k: v for k, v in data.items() if k not in known}
+        )
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILURES
+
+
+def validate(data: dict[str, Any]) -> list[str]:
+    """The problems that make ``data`` an invalid run record (empty when it is valid)."""
+    problems = []
+    for key in ("status", "iterations", "seed", "choices", "metrics"):
+        if key not in data:
+            problems.append(f"missing {key!r}")
+    if "status" in data and data["status"] not in STATUSES:
+        problems.append(f"status {data['status']!r} is not one of {', '.join(STATUSES)}")
+    for key in ("iterations", "seed"):
+        if key in data and (not isinstance(data[key], int) or isinstance(data[key], bool)):
+            problems.append(f"{key!r} must be an integer, got {data[key]!r}")
+    for key in ("choices", "metrics", "directions", "info", "objective"):
+        if key in data and not isinstance(data[key], dict):
+            problems.append(f"{key!r} must be an object, got {type(data[key]).__name__}")
+    if isinstance(data.get("choices"), dict) and not all(isinstance(v, str) for v in data["choices"].values()):
+        problems.append("'choices' must map groups to option names (strings)")
+    if isinstance(data.get("metrics"), dict):
+        bad = [k for k, v in data["metrics"].items() if not _is_number(v)]
+        if bad:
+            problems.append(f"metrics {', '.join(map(repr, bad))} are not numbers")
+    if isinstance(data.get("directions"), dict):
+        bad = [k for k, v in data["directions"].items() if v not in DIRECTIONS]
+        if bad:
+            problems.append(f'directions of {", ".join(map(repr, bad))} must be "max", "min" or null')
+    if "wall_seconds" in data and not _is_number(data["wall_seconds"]):
+        problems.append(f"'wall_seconds' must be a number, got {data['wall_seconds']!r}")
+    return problems
+
+
+def write_record(run_dir: Path, record: RunRecord | dict[str, Any]) -> Path:
+    """Write ``summary.json`` atomically (non-finite numbers as strings)."""
+    data = record.to_dict() if isinstance(record, RunRecord) else dict(record)
+    if data.get("status") not in STATUSES:
+        raise ValueError(f"summary status must be one of {STATUSES}, got {data.get('status')!r}")
     path = Path(run_dir) / SUMMARY_NAME
-    atomic_write_text(path, json.dumps(_jsonable(summary), indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
     return path
+
+
+def load_record(run_dir: Path) -> RunRecord:
+    """The validated record of ``run_dir``: :class:`RecordError` for a malformed one,
+    FileNotFoundError when there is none."""
+    path = Path(run_dir) / SUMMARY_NAME
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise RecordError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not a text file") from None
+    return RunRecord.from_dict(data, str(path))
+
+
+# Kept for callers of the earlier functional interface.
+write_summary = write_record
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:
     return json.loads((Path(run_dir) / SUMMARY_NAME).read_text())
+
+
+class RunRecorder:
+    """The one writer of a run's ``summary.json``.
+
+    ``start`` writes the ``running`` record (continuing a previous record when resuming), and one
+    of ``complete``, ``interrupted``, ``diverged`` or ``failed`` ends it. Only the process given
+    ``write=True`` (rank 0) touches the file; every rank keeps the same record in memory.
+    """
+
+    def __init__(self, run_dir: Path, write: bool = True) -> None:
+        self.run_dir = Path(run_dir)
+        self.write = write
+        self.record: RunRecord | None = None
+
+    def previous(self) -> RunRecord | None:
+        """The record already in the run directory, if it is a valid one."""
+        try:
+            return load_record(self.run_dir)
+        except (FileNotFoundError, RecordError):
+            return None
+
+    def start(
+        self,
+        *,
+        seed: int,
+        choices: dict[str, str],
+        objective: dict[str, str],
+        resumed_from: int | None = None,
+        previous: RunRecord | None = None,
+        **extra: Any,
+    ) -> RunRecord:
+        record = RunRecord(
+            status="running",
+            iterations=int(resumed_from or 0),
+            seed=int(seed),
+            choices=dict(choices),
+            objective=dict(objective),
+            run_dir=str(self.run_dir),
+            extra={k: v for k, v in extra.items() if v is not None},
+        )
+        if resumed_from is not None and previous is not None:
+            record.resumed_from = int(resumed_from)
+            record.wall_seconds_before = float(previous.wall_seconds) + float(previous.wall_seconds_before or 0.0)
+            for key in ("metrics", "directions", "info", "evaluated_at", "plot", "sample_grid"):
+                setattr(record, key, getattr(previous, key))
+        self.record = record
+        self._write()
+        return record
+
+    def update(self, **values: Any) -> None:
+        """Set record fields (unknown keys go to ``extra``) without writing."""
+        assert self.record is not None, "start() first"
+        names = {f.name for f in fields(RunRecord)}
+        for key, value in values.items():
+            if key in names:
+                setattr(self.record, key, value)
+            else:
+                self.record.extra[key] = value
+
+    def finish(self, status: str, **values: Any) -> RunRecord:
+        assert self.record is not None, "start() first"
+        self.update(status=status, **values)
+        self._write()
+        return self.record
+
+    def complete(self, **values: Any) -> RunRecord:
+        return self.finish("completed", **values)
+
+    def interrupted(self, signal: str, iteration: int | None, **values: Any) -> RunRecord:
+        where = f" at iteration {iteration}" if iteration is not None else " during start-up"
+        return self.finish("interrupted", signal=signal, reason=f"{signal}{where}", **values)
+
+    def diverged(self, reason: str, iteration: int, **values: Any) -> RunRecord:
+        return self.finish("diverged", reason=reason, diverged_at=iteration, **values)
+
+    def failed(self, error: str, **values: Any) -> RunRecord:
+        return self.finish("failed", error=error, **values)
+
+    def _write(self) -> None:
+        if self.write and self.record is not None:
+            write_record(self.run_dir, self.record)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -19,19 +20,22 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from ganbench.config import conf_dir
-from ganbench.experiment import choices, describe, run
+from ganbench.experiment import choices, describe, returned_value, run
+from ganbench.identity import objective
 from ganbench.launchers import limit_job_threads
+from ganbench.rundir import RunDirBusyError, resume_command
 from ganbench.slurm import requeue, requeue_signals
-from ganbench.summary import write_summary
+from ganbench.summary import SUMMARY_NAME, RunRecorder
 from ganbench.validation import ConfigError, requested_devices
 
 log = logging.getLogger("ganbench")
+_STARTED = time.time() - 1.0  # before Hydra creates the run directory (with slack for coarse timestamps)
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143, "SIGUSR1": 138, "SIGUSR2": 140}
 
 
 def refuse_duplicate_sweeps(cfg: DictConfig) -> None:
     """Lightning starts DDP worker processes by re-running the command line; under ``-m`` that
-    would start a second sweep in every worker (DESIGN.md §6). SLURM-launched ranks and
+    would start a second sweep in every worker. SLURM-launched ranks and
     ``ddp_spawn`` do not re-run the command, so they are fine."""
     acc = cfg.accelerator
     strategy = str(acc.get("strategy", "auto"))
@@ -47,6 +51,21 @@ def refuse_duplicate_sweeps(cfg: DictConfig) -> None:
         )
 
 
+def _record_refusal(cfg: DictConfig, run_dir: Path, err: ConfigError) -> None:
+    """In a sweep, a job refused for a user error leaves a ``failed`` record, so the sweep's table
+    counts it; never in a directory that already holds another run's record."""
+    if (run_dir / SUMMARY_NAME).exists():
+        return
+    recorder = RunRecorder(run_dir)
+    names = choices(cfg)
+    try:
+        names_run = objective(cfg, names)
+    except Exception:  # the loss or regularizer config is itself what was refused
+        names_run = {}
+    recorder.start(seed=int(cfg.seed), choices=names, objective=names_run)
+    recorder.failed(f"ConfigError: {err}")
+
+
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
@@ -59,20 +78,11 @@ def main(cfg: DictConfig) -> float | None:
         summary = run(cfg, run_dir)
     except ConfigError as err:
         print(f"ganbench: {err}", file=sys.stderr, flush=True)
+        _remove_if_empty(run_dir)
         if not multirun:
             sys.exit(2)
-        write_summary(
-            run_dir,
-            {
-                "status": "failed",
-                "iterations": 0,
-                "seed": cfg.seed,
-                "choices": choices(cfg),
-                "metrics": {},
-                "wall_seconds": 0.0,
-                "error": f"ConfigError: {err}",
-            },
-        )
+        if not isinstance(err, RunDirBusyError):
+            _record_refusal(cfg, run_dir, err)
         return None
     except Exception:
         if not multirun:
@@ -84,16 +94,26 @@ def main(cfg: DictConfig) -> float | None:
         return None
     print(describe(summary), flush=True)
     if summary["status"] == "interrupted":
-        signame = summary.get("reason", "").split(" ")[0]
+        signame = summary.get("signal") or "SIGINT"
         if signame in {sig.name for sig in requeue_signals()}:
             # the cluster's time-limit or preemption warning: the same job comes back and resumes here
             requeue(signame, say=lambda line: print(line, flush=True))
             sys.exit(SIGNAL_EXIT.get(signame, 1))
-        print(f"  resume with: ganbench-train resume={summary['run_dir']}", flush=True)
+        print(f"  resume with: {resume_command(Path(summary['run_dir']))}", flush=True)
         if signame == "SIGINT" and multirun:
             raise KeyboardInterrupt  # Ctrl-C stops the whole sweep
         sys.exit(SIGNAL_EXIT.get(signame, 1))
-    return summary["metrics"].get("modes_captured")
+    return returned_value(cfg, summary)
+
+
+def _remove_if_empty(run_dir: Path) -> None:
+    """Hydra creates the run directory before the job starts: a refused run leaves none behind.
+    A directory that existed before this process started is the user's, and stays."""
+    try:
+        if run_dir.stat().st_ctime >= _STARTED:
+            run_dir.rmdir()
+    except OSError:
+        pass  # not empty (another run's directory, or a sweep's) or already gone
 
 
 if __name__ == "__main__":

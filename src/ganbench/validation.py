@@ -65,6 +65,8 @@ def validate_config(cfg: DictConfig) -> None:
         if not ok:
             errors.append(message)
 
+    need(0 <= cfg.seed < 2**32, f"seed must be in [0, 2**32), got {cfg.seed}; use e.g. seed=0")
+    need(0 <= cfg.eval.seed < 2**32, f"eval.seed must be in [0, 2**32), got {cfg.eval.seed}")
     need(cfg.iterations >= 1, f"iterations must be >= 1, got {cfg.iterations}")
     need(cfg.n_critic >= 1, f"n_critic must be >= 1 (discriminator updates per iteration), got {cfg.n_critic}")
     need(cfg.batch_size >= 1, f"batch_size must be >= 1, got {cfg.batch_size}")
@@ -96,11 +98,8 @@ def validate_config(cfg: DictConfig) -> None:
         import torch
 
         available = torch.cuda.device_count()
-        need(
-            n <= available,
-            f"accelerator.devices={n} but this machine has {available} CUDA GPU(s); "
-            f"use accelerator=cpu, or accelerator.devices={max(available, 1)}",
-        )
+        fix = f"use accelerator.devices={available} or fewer" if available else "use accelerator=cpu"
+        need(n <= available, f"accelerator.devices={n} but this machine has {available} CUDA GPU(s); {fix}")
     if kind == "cpu" and n is not None and n > (os.cpu_count() or 1) * 4:
         errors.append(f"accelerator.devices={n} CPU processes on {os.cpu_count()} cores is not sensible")
 
@@ -116,7 +115,7 @@ def validate_config(cfg: DictConfig) -> None:
     if _class_attr(cfg.regularizer, "uses_input_gradients", False):
         errors.extend(_penalty_on_batchnorm_critic(cfg))
     if errors:
-        raise ConfigError("invalid config:\n  - " + "\n  - ".join(errors))
+        raise ConfigError("invalid config: " + "; ".join(errors))
 
     if _class_attr(cfg.loss, "name") == "wasserstein" and _class_attr(cfg.regularizer, "name") == "none":
         warnings.warn(

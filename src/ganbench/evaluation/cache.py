@@ -19,12 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-
-def readable_mode() -> int:
-    """The mode a newly created file gets under the current umask (mkstemp's files are 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+from ganbench.summary import readable_mode
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
@@ -57,7 +52,20 @@ def cache_path(directory: Path, key: dict[str, Any]) -> Path:
 
 def load_or_compute(directory: Path, key: dict[str, Any], compute: Callable[[], Tensor]) -> tuple[Tensor, bool]:
     """The real features for ``key``: from the cache when a file with this exact key exists, else
-    ``compute()``-d and saved. Returns (features, whether they came from the cache)."""
+    ``compute()``-d and saved. Returns (features, whether they came from the cache).
+
+    Under DDP, rank 0 alone loads or computes them and broadcasts them to the other ranks: the real
+    images are read once, and the cache need not be on a file system every node shares."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        box = [_load_or_compute(directory, key, compute) if dist.get_rank() == 0 else None]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+    return _load_or_compute(directory, key, compute)
+
+
+def _load_or_compute(directory: Path, key: dict[str, Any], compute: Callable[[], Tensor]) -> tuple[Tensor, bool]:
     path = cache_path(directory, key)
     wanted = json.dumps(key, sort_keys=True)
     if path.is_file():

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from torch import Tensor
 
-from ganbench.evaluation.cache import readable_mode
 from ganbench.evaluation.features import to_uint8
+from ganbench.summary import readable_mode
 
 
 def image_grid(samples: Tensor, nrow: int | None = None, padding: int = 2, min_size: int = 256) -> Tensor:

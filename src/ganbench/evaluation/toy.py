@@ -11,6 +11,7 @@ On N generated samples:
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import torch
@@ -84,7 +85,7 @@ class ToyEvaluator:
         ax.set_ylim(-span, span)
         ax.set_aspect("equal")
         ax.legend(loc="upper right", fontsize=7)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(textwrap.fill(title, 70), fontsize=8)  # wrapped: a long title is never clipped
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.png")

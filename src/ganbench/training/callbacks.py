@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 
 from ganbench.slurm import requeue_signals
 from ganbench.training.image_logging import log_image
-from ganbench.training.module import GANModule
+from ganbench.training.module import GANModule, preserved_rng
 
 
 def _due(iteration: int, every: int | None, last: int) -> bool:
@@ -27,8 +27,9 @@ class EvaluationCallback(Callback):
 
     ``evaluator`` needs ``metrics(samples) -> dict`` and ``plot(samples, path, title) -> Path``,
     a ``num_samples`` attribute, ``directions`` (metric name → ``"max"``, ``"min"`` or None) and
-    ``info() -> dict`` (facts about the benchmark that are not metrics). The plot is also sent to the loggers that show images
-    (TensorBoard, W&B).
+    ``info() -> dict`` (facts about the benchmark that are not metrics). The plot is also sent to
+    the loggers that show images (TensorBoard, W&B). Evaluation never draws from the training RNG
+    streams: they are restored afterwards, whatever the evaluator does (cache misses included).
     """
 
     def __init__(self, evaluator: Any, every: int | None, plot_dir: Path, seed: int = 1234) -> None:
@@ -46,6 +47,10 @@ class EvaluationCallback(Callback):
             self.evaluate(trainer, pl_module, iteration)
 
     def evaluate(self, trainer: L.Trainer, pl_module: GANModule, iteration: int) -> dict[str, float]:
+        with preserved_rng():
+            return self._evaluate(trainer, pl_module, iteration)
+
+    def _evaluate(self, trainer: L.Trainer, pl_module: GANModule, iteration: int) -> dict[str, float]:
         samples = self.gathered_samples(trainer, pl_module)
         metrics = self.evaluator.metrics(samples)
         pl_module.log_metrics(metrics, iteration)
@@ -164,13 +169,24 @@ class GracefulInterrupt(Callback):
 
 
 class IterationProgressBar(TQDMProgressBar):
-    """A progress bar over iterations that shows the latest losses and D outputs."""
+    """A progress bar over iterations (out of the run's total, starting where a resumed run
+    continues) that shows the latest losses and D outputs."""
 
     SHOWN = ("d_loss", "g_loss", "regularizer", "d_real", "d_fake")
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)
-        self.train_progress_bar.set_description("iterations")
+        bar = self.train_progress_bar
+        bar.total = trainer.max_steps // pl_module.steps_per_iteration
+        bar.initial = bar.n = pl_module.iteration  # a resumed run starts where it stopped
+        bar.set_description("iterations")
+        bar.refresh()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
+        bar, n = self.train_progress_bar, pl_module.iteration
+        if bar is not None and not bar.disable and self._should_update(n, bar.total):
+            bar.n = n
+            bar.set_postfix(self.get_metrics(trainer, pl_module))  # refreshes the bar
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         latest = getattr(pl_module, "latest", {})

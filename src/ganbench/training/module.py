@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import lightning as L
@@ -19,16 +20,25 @@ RealSampler = Callable[[int, torch.device], Tensor]
 
 
 def rng_state() -> dict[str, Any]:
-    """The global RNG states of torch (CPU and CUDA), numpy and Python."""
+    """The global RNG states of torch (CPU and CUDA), numpy and Python, as tensors and plain
+    containers, so that checkpoints load with ``torch.load(weights_only=True)``."""
     import random
 
     import numpy as np
 
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "python": {"version": int(version), "internal": list(internal), "gauss": gauss},
     }
 
 
@@ -40,8 +50,23 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if state.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state(
+        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
+
+
+@contextmanager
+def preserved_rng() -> Iterator[None]:
+    """A context in which the global RNG streams (torch, CUDA, numpy, Python) may be used freely:
+    on exit they are exactly as on entry. Evaluation runs inside it, so it never changes training."""
+    state = rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 class NonFiniteError(RuntimeError):
@@ -96,11 +121,22 @@ class GANModule(L.LightningModule):
                 f"{type(generator).__name__} has no `latent_dim` attribute; a ganbench generator "
                 "must say the size of its latent vector"
             )
+        for obj, needed in ((loss, ("discriminator_loss", "generator_loss")), (regularizer, ("penalty",))):
+            missing = [m for m in needed if obj is not None and not callable(getattr(obj, m, None))]
+            if missing:
+                raise TypeError(
+                    f"{type(obj).__name__} has no {' or '.join(missing)} method; see ganbench.losses.GANLoss and "
+                    "ganbench.regularizers.Regularizer for what a loss and a regularizer provide"
+                )
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
         self.loss = loss
         self.regularizer = regularizer if regularizer is not None else NoRegularizer()
+        # optional parts of a duck-typed loss or regularizer (the base classes define them)
+        self._after_d_step = getattr(self.regularizer, "after_discriminator_step", None)
+        self._real_for_generator = bool(getattr(loss, "uses_real_for_generator", False))
+        self._output_is_logit = bool(getattr(loss, "output_is_logit", False))
         self.generator_ema = EMAGenerator(generator, ema_decay, ema_start) if ema_decay else None
         self._g_optimizer, self._d_optimizer = g_optimizer, d_optimizer
         self._g_scheduler, self._d_scheduler = g_scheduler, d_scheduler
@@ -199,13 +235,14 @@ class GANModule(L.LightningModule):
             d_opt.zero_grad(set_to_none=True)
             self.manual_backward(d_loss + penalty)
             d_opt.step()
-            self.regularizer.after_discriminator_step(self.discriminator)
+            if self._after_d_step is not None:
+                self._after_d_step(self.discriminator)
         self.untoggle_optimizer(d_opt)
 
         self.toggle_optimizer(g_opt)
         fake_for_g = self.generator(self.sample_latent(self.batch_size))
         fake_out_g = self.discriminator(fake_for_g)
-        real_out_g = self.discriminator(reals[-1]) if getattr(self.loss, "uses_real_for_generator", False) else None
+        real_out_g = self.discriminator(reals[-1]) if self._real_for_generator else None
         g_loss = self.loss.generator_loss(fake_out_g, real_out_g)
         g_opt.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
@@ -243,7 +280,7 @@ class GANModule(L.LightningModule):
         self, iteration: int, d_loss: Tensor, g_loss: Tensor, penalty: Tensor, real_out: Tensor, fake_out: Tensor
     ) -> None:
         with torch.no_grad():
-            if self.loss.output_is_logit:
+            if self._output_is_logit:
                 d_real, d_fake = torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean()
             else:
                 d_real, d_fake = real_out.mean(), fake_out.mean()

@@ -1,0 +1,143 @@
+"""A run directory has one owner at a time, and its checkpoints are read without running code.
+
+- :class:`RunDirLock`: an exclusive ``flock`` on ``<run dir>/.ganbench.lock``, taken without
+  waiting. A second process on the same directory is refused at once, with the holder's pid, host
+  and start time. The kernel releases the lock when its process dies (SIGKILL included), so a
+  stale lock file never blocks the next run.
+- :func:`load_checkpoint`: ``torch.load(weights_only=True)``. A checkpoint that cannot be read
+  (truncated, corrupt, or a pickle that would run code) gives a :class:`CheckpointError` naming
+  the newest intact ``iterNNNNNN.ckpt`` and the command that resumes from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shlex
+import socket
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganbench.validation import ConfigError
+
+LOCK_NAME = ".ganbench.lock"
+
+
+class RunDirBusyError(ConfigError):
+    """Another process owns the run directory."""
+
+
+class CheckpointError(ConfigError):
+    """A checkpoint cannot be read safely."""
+
+
+class RunDirLock:
+    """Exclusive ownership of ``run_dir`` while the ``with`` block runs (POSIX ``flock``)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = self._holder(fd)
+                os.close(fd)
+                raise RunDirBusyError(
+                    f"{self.run_dir} is in use by another ganbench process ({holder}); wait for it to finish, "
+                    "or choose another directory with hydra.run.dir=…"
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:  # not a lock file that its previous owner removed while we opened it
+                break
+            os.close(fd)
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(holder).encode())
+        self._fd = fd
+
+    @staticmethod
+    def _holder(fd: int) -> str:
+        try:
+            data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+            return f"pid {data['pid']} on {data['host']}, since {data['since']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "holder unknown"
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)  # before unlocking: a waiting opener then sees a new file
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> RunDirLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True``; :class:`CheckpointError` when it cannot be read."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols: the error below says it all
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except pickle.UnpicklingError:
+        reason = "it holds objects other than tensors and plain containers, whose loading could run code"
+        raise CheckpointError(_unreadable_message(path, reason)) from None
+    except Exception as err:  # a truncated or garbled file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise CheckpointError(_unreadable_message(path, f"{type(err).__name__}: {first}".rstrip(": "))) from None
+
+
+def newest_intact_checkpoint(directory: Path) -> Path | None:
+    """The newest ``iterNNNNNN.ckpt`` in ``directory`` that loads."""
+    for candidate in sorted(Path(directory).glob("iter*.ckpt"), reverse=True):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.load(candidate, map_location="cpu", weights_only=True)
+        except Exception:
+            continue
+        return candidate
+    return None
+
+
+def _unreadable_message(path: Path, reason: str) -> str:
+    run_dir = path.parent.parent
+    intact = newest_intact_checkpoint(path.parent)
+    if intact is None:
+        fix = f"no intact iterNNNNNN.ckpt is beside it: start the run again in a new directory (or delete {path})"
+    else:
+        cmd = (
+            f"cp {shlex.quote(str(intact))} {shlex.quote(str(path))} && "
+            f"ganbench-train resume={shlex.quote(str(run_dir))}"
+        )
+        fix = f"the newest intact checkpoint is {intact.name}; resume from it with: {cmd}"
+    return f"{path} cannot be read safely ({reason}); {fix}"
+
+
+def resume_command(run_dir: Path) -> str:
+    """The shell command that resumes ``run_dir`` (quoted for any path)."""
+    return f"ganbench-train resume={shlex.quote(str(run_dir))}"

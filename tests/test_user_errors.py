@@ -1,0 +1,116 @@
+"""A user's mistake is one line on stderr, exit code 2, and nothing written; in a sweep, only a
+``failed`` record."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHORT = ["trainer.enable_progress_bar=false", "iterations=20", "eval.every=10", "log_every=5", "checkpoint.every=10"]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "ganbench.train", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def tree(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> None:
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("ganbench: "), done.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        (["seed=-1"], ["seed must be in [0, 2**32)"]),
+        (["dataset=folder", "model=dcgan", "dataset.root=/nonexistent/images"], ["/nonexistent/images"]),
+        (["+experiment=digits", "dataset.evaluation.inception=false", "dataset.evaluation.domain=false"],
+         ["inception=true or domain=true"]),
+        (["loss._target_=no_such_module.Loss"], ["loss (no_such_module.Loss)"]),
+        (["loss=least_squares", "+loss.aa=1"], ["loss", "aa"]),
+    ],
+)  # fmt: skip
+def test_user_errors_are_one_line_and_write_nothing(tmp_path, overrides, words):
+    run_dir = tmp_path / "run"
+    done = cli(*SHORT, *overrides, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert_one_line_error(done, *words)
+    assert not run_dir.exists()
+
+
+def test_an_empty_image_folder_is_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    done = cli(*SHORT, "dataset=folder", "model=dcgan", f"dataset.root={tmp_path / 'empty'}",
+               f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)  # fmt: skip
+    assert_one_line_error(done, "any image file")
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_without_a_checkpoint_is_one_line(tmp_path):
+    (tmp_path / "old").mkdir()
+    done = cli(f"resume={tmp_path / 'old'}", cwd=tmp_path)
+    assert_one_line_error(done, "last.ckpt")
+    assert list((tmp_path / "old").iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def existing_run(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("existing")
+    done = cli(*SHORT, f"hydra.run.dir={tmp / 'run'}", cwd=tmp)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return tmp / "run"
+
+
+def test_a_refused_different_config_leaves_the_other_run_untouched(existing_run, tmp_path):
+    before = tree(existing_run)
+    done = cli(*SHORT, "loss=hinge", f"hydra.run.dir={existing_run}", cwd=tmp_path)
+    assert_one_line_error(done, "different run", "loss")
+    assert tree(existing_run) == before  # .hydra/, config.yaml, summary.json: byte for byte
+
+
+def test_resume_with_ignored_overrides_is_refused_and_writes_nothing(existing_run, tmp_path):
+    before = tree(existing_run)
+    done = cli(f"resume={existing_run}", "loss=hinge", cwd=tmp_path)
+    assert_one_line_error(done, "loss=hinge would be ignored")
+    assert tree(existing_run) == before
+
+
+def test_in_a_sweep_a_user_error_writes_only_a_failed_record(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "ganbench.train", "-m", *SHORT, "seed=0,-1", f"hydra.sweep.dir={tmp_path / 's'}"],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"},
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    bad = tmp_path / "s" / "1_nonsaturating_none_s-1"
+    assert sorted(p.name for p in bad.iterdir()) == ["summary.json"]
+    record = json.loads((bad / "summary.json").read_text())
+    assert record["status"] == "failed" and "seed must be" in record["error"]
+    assert json.loads((tmp_path / "s" / "0_nonsaturating_none_s0" / "summary.json").read_text())["status"] == (
+        "completed"
+    )
+
+
+def test_no_lightning_step_count_and_no_empty_log_file(existing_run):
+    assert not any(p.suffix == ".log" for p in existing_run.iterdir())
+
+
+def test_lightning_step_message_is_not_printed(tmp_path):
+    done = cli(*SHORT, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert done.returncode == 0
+    assert "Trainer.fit` stopped" not in done.stdout + done.stderr
+    assert "ganbench: run completed after 20 iterations" in done.stdout
