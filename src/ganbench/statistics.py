@@ -97,9 +97,7 @@ def best_of_k(
         mass = sum(weights)  # = C(N, k) − C(F, k)
         probs = [w / mass for w in weights]
         mean = math.fsum(p * x for p, x in zip(probs, ordered))
-        out.append(
-            BestOfK(k, mean, _quantile(ordered, probs, band[0]), _quantile(ordered, probs, band[1]), p_fail)
-        )
+        out.append(BestOfK(k, mean, _quantile(ordered, probs, band[0]), _quantile(ordered, probs, band[1]), p_fail))
     return out
 
 
