@@ -159,8 +159,8 @@ def test_files_written_table_csv_and_plots(sweep, tmp_path):
     # one plot per metric that metrics.csv has curves for (these files only log modes_captured),
     # and a budget curve per metric with a direction
     assert "![modes_captured](modes_captured.png)" in md
-    assert sorted(p.name for p in out.glob("*.png")) == [
-        "budget_high_quality.png", "budget_modes_captured.png", "budget_reverse_kl.png", "modes_captured.png"]  # fmt: skip
+    budget = ["budget_high_quality.png", "budget_modes_captured.png", "budget_reverse_kl.png"]
+    assert sorted(p.name for p in out.glob("*.png")) == [*budget, "modes_captured.png"]
     image = mpimg.imread(out / "modes_captured.png")
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
 
@@ -403,8 +403,8 @@ def test_default_grouping_uses_the_recorded_objective(tmp_path):
 def test_a_group_mixing_resolved_configs_gets_a_warning(tmp_path):
     root = tmp_path / "runs"
     write_run(root, "a", loss="least_squares", metrics=dict(GOOD), loss_config="{_target_: LS, a: 0.0, c: 1.0}")
-    write_run(root, "b", loss="least_squares", seed=1, metrics=dict(GOOD), loss_config="{_target_: LS, a: -1.0, c: 0.0}",
-              lr=2e-4)  # fmt: skip
+    b_loss = "{_target_: LS, a: -1.0, c: 0.0}"
+    write_run(root, "b", loss="least_squares", seed=1, metrics=dict(GOOD), loss_config=b_loss, lr=2e-4)
     write_run(root, "c", loss="hinge", metrics=dict(GOOD))
     write_run(root, "d", loss="hinge", seed=1, metrics=dict(GOOD))
     result = compare([root], out=tmp_path / "out", plots=False)
@@ -420,11 +420,11 @@ def test_a_group_mixing_resolved_configs_gets_a_warning(tmp_path):
 # ------------------------------------------------------------------ significance and budget curves
 def _two_groups(root: Path, n_a: int = 5, n_b: int = 5) -> None:
     for i in range(n_a):
-        write_run(root, f"ns{i}", loss="nonsaturating", seed=i,
-                  metrics={"modes_captured": 8, "high_quality": 0.90 + 0.01 * i, "reverse_kl": 0.01 * (i + 1)})  # fmt: skip
+        metrics = {"modes_captured": 8, "high_quality": 0.90 + 0.01 * i, "reverse_kl": 0.01 * (i + 1)}
+        write_run(root, f"ns{i}", loss="nonsaturating", seed=i, metrics=metrics)
     for i in range(n_b):
-        write_run(root, f"w{i}", loss="wasserstein", regularizer="gp", seed=i,
-                  metrics={"modes_captured": 2 + i % 2, "high_quality": 0.10 + 0.01 * i, "reverse_kl": 1 + 0.1 * i})  # fmt: skip
+        metrics = {"modes_captured": 2 + i % 2, "high_quality": 0.10 + 0.01 * i, "reverse_kl": 1 + 0.1 * i}
+        write_run(root, f"w{i}", loss="wasserstein", regularizer="gp", seed=i, metrics=metrics)
 
 
 def test_significance_column_and_csv_match_scipy_and_holm(tmp_path):
@@ -468,7 +468,7 @@ def test_budget_curves_per_dataset_with_failures_ranked_worst(tmp_path):
             write_run(root, f"{dataset}{i}", loss="hinge", dataset=dataset, seed=i,
                       status="completed" if v is not None else "diverged",
                       metrics={"modes_captured": v} if v is not None else {"modes_captured": 99})  # fmt: skip
-    result = compare([root], by=["loss"], out=tmp_path / "out")
+    compare([root], by=["loss"], out=tmp_path / "out")
     rows = list(csv.DictReader(open(tmp_path / "out" / "budget.csv")))
     for dataset, pool in pools.items():
         mine = [r for r in rows if r["dataset"] == dataset and r["metric"] == "modes_captured"]
