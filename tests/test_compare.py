@@ -409,7 +409,7 @@ def test_a_group_mixing_resolved_configs_gets_a_warning(tmp_path):
     write_run(root, "d", loss="hinge", seed=1, metrics=dict(GOOD))
     result = compare([root], out=tmp_path / "out", plots=False)
     text = "\n".join(result.warnings)
-    assert "group least_squares / none mixes loss configs (a: -1.0, 0.0; c: 0.0, 1.0)" in text
+    assert "group least_squares / none mixes loss configs (a: -1, 0; c: 0, 1)" in text
     assert "group least_squares / none mixes optimizer configs (discriminator.lr: 0.0002, 0.001;" in text
     assert "--by …,optimizer.discriminator.lr" in text
     assert "hinge" not in text  # identical configs: no warning

@@ -491,10 +491,23 @@ def config_differences(runs: Sequence[Run], section: str) -> dict[str, list[str]
     return diffs
 
 
+def _short(value: str) -> str:
+    """A config value (JSON text) for a warning: floats to 4 significant digits."""
+    try:
+        v = json.loads(value)
+    except ValueError:
+        return value
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list) and all(isinstance(x, float) for x in v):
+        return "[" + ", ".join(f"{x:.4g}" for x in v) + "]"
+    return value
+
+
 def _describe_differences(section: str, diffs: dict[str, list[str]]) -> str:
     parts = []
     for k, values in list(diffs.items())[:3]:
-        shown = ", ".join(values) if len(values) <= 3 else f"{len(values)} values"
+        shown = ", ".join(map(_short, values)) if len(values) <= 3 else f"{len(values)} values"
         parts.append(f"{k or section}: {shown}")
     more = f"; {len(diffs) - 3} more keys" if len(diffs) > 3 else ""
     first = next(iter(diffs))

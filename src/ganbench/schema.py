@@ -52,6 +52,7 @@ class TrainSchema:
     log_every: int = 10
     grad_clip: Optional[float] = None  # noqa: UP045
     resume: Optional[str] = None  # noqa: UP045
+    optimized_metric: Optional[str] = None  # noqa: UP045
     ema: EMASchema = field(default_factory=EMASchema)
     eval: EvalSchema = field(default_factory=EvalSchema)
     checkpoint: CheckpointSchema = field(default_factory=CheckpointSchema)
