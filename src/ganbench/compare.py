@@ -853,6 +853,7 @@ def plot_budget(path: Path, metric: str, direction: str, curves: Sequence[Budget
             ax.plot(ks, [p.mean for p in pts], color=colour, label=label, marker="." if len(ks) < 30 else None)
             ax.fill_between(ks, [p.q_low for p in pts], [p.q_high for p in pts], color=colour, alpha=0.2, step=None)
         ax.set_title(dataset, fontsize=9)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("number of trials k")
         ax.set_ylabel(f"best {metric} of k {ARROW[direction]}")
         ax.grid(alpha=0.3)
@@ -991,7 +992,8 @@ def _markdown(paths, runs, by, table, sig_table, caveats, warnings, files) -> st
     if budget:
         md += [
             "Budget curves: the expected best final metric among k runs drawn without replacement from a group's "
-            "runs (exact, from order statistics), band 25–75 % of that best; diverged and failed runs count as "
+            "runs (exact, from order statistics), band 25–75 % of that best (one far-off run can put the mean "
+            "outside the band); diverged and failed runs count as "
             "trials without a value (budget.csv has the probability that all k failed):",
             "",
             *[f"![{p.stem}]({p.name})" for p in budget],
