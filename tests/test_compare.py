@@ -10,9 +10,11 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import pytest
 
-from ganbench.compare import CompareError, band, compare, main, metric_direction
+from ganbench.compare import CompareError, band, compare, main, metric_direction, parse_args, read_metrics_csv
+from ganbench.statistics import best_of_k, bootstrap_ci, holm
 
 ROOT = Path(__file__).resolve().parents[1]
+TOY_DIRECTIONS = {"modes_captured": "max", "high_quality": "max", "reverse_kl": "min"}
 
 
 def write_run(
@@ -28,8 +30,13 @@ def write_run(
     seed: int = 0,
     curve: list[tuple[int, float]] | None = None,
     n_critic: int = 1,
+    directions: dict | None = TOY_DIRECTIONS,
+    objective: dict | None = None,
+    loss_config: str = "{_target_: ganbench.losses.NonSaturatingLoss}",
+    lr: float = 1e-3,
 ) -> Path:
-    """A run directory as ganbench-train leaves it: summary.json, config.yaml, metrics.csv."""
+    """A run directory as ganbench-train leaves it: summary.json, config.yaml, metrics.csv.
+    ``directions=None`` writes a record from before the evaluators declared directions."""
     run = root / name
     run.mkdir(parents=True)
     summary = {
@@ -41,11 +48,17 @@ def write_run(
         "wall_seconds": 10.0 + seed,
         "run_dir": str(run),
     }
+    if directions is not None:
+        summary["directions"] = directions
+        summary["info"] = {"num_modes": 8 if dataset == "ring" else 25}
+    if objective is not None:
+        summary["objective"] = objective
     if status == "failed":
         summary["error"] = "ValueError: boom"
-    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "summary.json").write_text(json.dumps(summary, indent=2))
     (run / "config.yaml").write_text(
         f"seed: {seed}\niterations: {iterations}\nn_critic: {n_critic}\neval:\n  num_samples: 2500\n"
+        f"loss: {loss_config}\noptimizer:\n  generator: {{lr: {lr}}}\n  discriminator: {{lr: {lr}}}\n"
     )
     with open(run / "metrics.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -59,11 +72,11 @@ def write_run(
 # (loss, seed, status, final metrics, modes_captured curve in metrics.csv)
 SWEEP = [
     # minimax: 3 completed runs, 1 diverged (its metrics must not count), 1 failed
-    ("minimax", 0, "completed", {"modes_captured": 6, "high_quality": 0.9, "reverse_kl": 0.5, "num_modes": 8},
+    ("minimax", 0, "completed", {"modes_captured": 6, "high_quality": 0.9, "reverse_kl": 0.5},
      [(50, 2), (100, 6)]),
-    ("minimax", 1, "completed", {"modes_captured": 7, "high_quality": 0.8, "reverse_kl": 0.3, "num_modes": 8},
+    ("minimax", 1, "completed", {"modes_captured": 7, "high_quality": 0.8, "reverse_kl": 0.3},
      [(50, 4), (100, 7)]),
-    ("minimax", 2, "completed", {"modes_captured": 8, "high_quality": 1.0, "reverse_kl": 0.1, "num_modes": 8},
+    ("minimax", 2, "completed", {"modes_captured": 8, "high_quality": 1.0, "reverse_kl": 0.1},
      [(50, 6), (100, 8)]),
     ("minimax", 3, "diverged", {"modes_captured": 1, "high_quality": 0.0, "reverse_kl": 2.0}, [(50, 1)]),
     ("minimax", 4, "failed", {}, []),
@@ -108,7 +121,11 @@ def test_statistics_per_group_match_hand_computation(sweep, tmp_path):
     assert mm.metrics["reverse_kl"].mean == pytest.approx(0.3)
     assert mm.metrics["reverse_kl"].std == pytest.approx(0.2)
     assert mm.metrics["reverse_kl"].best == pytest.approx(0.1)
-    assert "num_modes" not in mm.metrics  # a property of the benchmark, not a result
+    assert "num_modes" not in mm.metrics  # info, a property of the benchmark, not a result
+    # the 95 % interval of the mean: the seeded BCa bootstrap of the same three values
+    ci = mm.metrics["high_quality"]
+    assert (ci.ci_low, ci.ci_high) == bootstrap_ci([0.9, 0.8, 1.0], seed=0)
+    assert ci.ci_low < 0.9 < ci.ci_high
     assert mm.wall_seconds == pytest.approx((10 + 11 + 12) / 3)
 
     ns = by_key[("nonsaturating", "none")]
@@ -131,13 +148,19 @@ def test_files_written_table_csv_and_plots(sweep, tmp_path):
     assert float(mm["modes_captured_std"]) == pytest.approx(1.0)
     assert float(mm["reverse_kl_best"]) == pytest.approx(0.1)
     assert int(mm["reverse_kl_n"]) == 3
+    low, high = bootstrap_ci([0.5, 0.3, 0.1], seed=0)
+    assert (float(mm["reverse_kl_ci_low"]), float(mm["reverse_kl_ci_high"])) == pytest.approx((low, high))
 
     md = (out / "comparison.md").read_text()
-    assert "| minimax | none | 5 | 40% (2/5) | 7 ± 1 | 8 | 0.9 ± 0.1 | 1 | 0.3 ± 0.2 | 0.1 |" in md
-    assert "| nonsaturating | none | 2 | 0% (0/2) | 8 ± 0 | 8 |" in md
-    # one plot per metric that metrics.csv has curves for (these files only log modes_captured)
+    kl_ci = f"[{low:.3g}, {high:.3g}]"
+    assert "| minimax | none | 5 | 40% (2/5) | 7 ± 1 | [" in md
+    assert f"| 0.3 ± 0.2 | {kl_ci} | 0.1 |" in md
+    assert "| nonsaturating | none | 2 | 0% (0/2) | 8 ± 0 | [8, 8] | 8 |" in md
+    # one plot per metric that metrics.csv has curves for (these files only log modes_captured),
+    # and a budget curve per metric with a direction
     assert "![modes_captured](modes_captured.png)" in md
-    assert sorted(p.name for p in out.glob("*.png")) == ["modes_captured.png"]
+    budget = ["budget_high_quality.png", "budget_modes_captured.png", "budget_reverse_kl.png"]
+    assert sorted(p.name for p in out.glob("*.png")) == [*budget, "modes_captured.png"]
     image = mpimg.imread(out / "modes_captured.png")
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
 
@@ -157,6 +180,7 @@ def test_group_by_other_keys_and_warnings_for_unfair_groups(tmp_path):
     write_run(root, "a", loss="hinge", dataset="ring", iterations=100, metrics={"modes_captured": 8})
     write_run(root, "b", loss="hinge", dataset="grid", iterations=200, metrics={"modes_captured": 20}, n_critic=5)
     result = compare([root], out=tmp_path / "o1", plots=False)
+    assert result.significance == []  # ring and grid runs are never tested against each other
     assert len(result.stats) == 1 and result.stats[0].metrics["modes_captured"].mean == pytest.approx(14.0)
     text = " ".join(result.warnings)
     assert "mixes datasets: grid, ring" in text and "mixes iteration budgets: 100, 200" in text
@@ -201,14 +225,295 @@ def test_command_line(sweep, tmp_path, capsys):
     assert main([str(sweep), "--by", "loss", "--out", str(out), "--no-plots"]) == 0
     printed = capsys.readouterr().out
     assert "| minimax | 5 | 40% (2/5) | 7 ± 1 |" in printed
-    assert sorted(p.name for p in out.iterdir()) == ["comparison.csv", "comparison.md"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "budget.csv",
+        "comparison.csv",
+        "comparison.md",
+        "significance.csv",
+    ]
     # default output directory: PATH/comparison
     assert main([str(sweep), "--no-plots"]) == 0
     assert (sweep / "comparison" / "comparison.csv").is_file()
     assert 'ganbench-compare = "ganbench.compare:main"' in (ROOT / "pyproject.toml").read_text()
 
 
-def test_metric_directions():
+def test_metric_direction_fallback_for_old_records():
     assert metric_direction("reverse_kl") == "min" and metric_direction("fid") == "min"
     assert metric_direction("modes_captured") == "max" and metric_direction("high_quality") == "max"
     assert metric_direction("precision", minimize=["precision"]) == "min"
+
+
+# ------------------------------------------------------------------ malformed input
+GOOD = {"modes_captured": 8, "high_quality": 0.9, "reverse_kl": 0.1}
+
+
+def _summary_text(**fields) -> str:
+    base = {"status": "completed", "iterations": 100, "seed": 0, "metrics": dict(GOOD),
+            "choices": {"dataset": "ring", "loss": "hinge", "regularizer": "none"}}  # fmt: skip
+    base.update(fields)
+    return json.dumps({k: v for k, v in base.items() if v is not ...}, indent=2)
+
+
+MALFORMED = [
+    # (summary.json text, line reported, words in the message)
+    ('{"status": "completed",\n "iterations": 5,\n "seed": 0\n', 4, "not valid JSON"),
+    ('{"status": "completed"}', 1, "lacks the required field(s) iterations, seed, choices, metrics"),
+    ("[1, 2]", 1, "is a JSON list, not an object"),
+    (_summary_text(iterations="100"), 3, "iterations must be a non-negative integer, got '100'"),
+    (_summary_text(seed=True), 4, "seed must be a non-negative integer"),
+    (_summary_text(status="done"), 2, "has an unknown status 'done'"),
+    (_summary_text(metrics={"modes_captured": "8 modes"}), 6, "metric modes_captured must be a number"),
+    (_summary_text(choices=["hinge"]), 10, "choices must be an object"),
+    (_summary_text(metrics=...), 1, "lacks the required field(s) metrics"),
+    (_summary_text(directions={"modes_captured": "up"}), 16, "direction of modes_captured"),
+    (_summary_text(objective={"loss": 3}), 16, "objective.loss must be a string"),
+    (_summary_text(wall_seconds="slow"), 15, "wall_seconds must be a number"),
+]
+
+
+@pytest.mark.parametrize("text, line, words", MALFORMED)
+def test_a_malformed_summary_is_reported_with_path_and_line_and_left_out(tmp_path, capsys, text, line, words):
+    root = tmp_path / "runs"
+    write_run(root, "good", loss="hinge", metrics=dict(GOOD))
+    bad = root / "bad"
+    bad.mkdir()
+    (bad / "summary.json").write_text(text)
+    result = compare([root], out=tmp_path / "out", plots=False)
+    assert [s.key for s in result.stats] == [("hinge", "none")] and result.stats[0].n == 1
+    problem = [w for w in result.warnings if "bad" in w]
+    assert problem == [f"{bad.resolve() / 'summary.json'}:{line}: {words}" + problem[0].split(words, 1)[1]]
+    assert problem[0].endswith("left out")
+    # on the command line: a warning, exit 0, no traceback
+    assert main([str(root), "--out", str(tmp_path / "cli"), "--no-plots"]) == 0
+    err = capsys.readouterr().err
+    assert f"summary.json:{line}: {words}" in err and "Traceback" not in err
+
+
+def test_status_alone_is_not_a_run_and_only_malformed_runs_is_an_error(tmp_path, capsys):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "summary.json").write_text('{"status": "completed"}')
+    with pytest.raises(CompareError, match=r"no finished runs .*1 summary.json file\(s\) malformed"):
+        compare([tmp_path])
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lacks the required field(s)" in err
+
+
+def test_an_unreadable_config_yaml_is_reported_and_the_run_kept(tmp_path):
+    run = write_run(tmp_path / "runs", "a", loss="hinge", metrics=dict(GOOD))
+    (run / "config.yaml").write_text("loss: [unclosed\n")
+    result = compare([tmp_path / "runs"], out=tmp_path / "out", plots=False)
+    assert result.stats[0].n == 1
+    assert any("config.yaml: not a readable config" in w for w in result.warnings)
+
+
+def test_truncated_and_garbled_metrics_rows_are_left_out_never_misread(tmp_path):
+    run = write_run(tmp_path / "runs", "a", loss="hinge", metrics=dict(GOOD))
+    (run / "metrics.csv").write_text(
+        "d_loss,iteration,modes_captured,step\n"
+        "0.5,10,2,10\n"          # line 2: fine
+        "0.5,20,3\n"             # line 3: 3 fields of 4
+        "0.5,30,abc,30\n"        # line 4: not a number
+        "0.5,40.5,4,40\n"        # line 5: not an iteration
+        "0.5,50,5,50\n"          # line 6: fine
+        "\n"                     # line 7: blank, skipped
+        "0.5,60,1."              # line 8: cut off mid-number (was 1.134)
+    )  # fmt: skip
+    rows, problems = read_metrics_csv(run / "metrics.csv")
+    assert [r["iteration"] for r in rows] == [10, 50]
+    path = run / "metrics.csv"
+    assert problems == [
+        f"{path}:3: 3 fields, the header has 4",
+        f"{path}:4: column modes_captured: 'abc' is not a number",
+        f"{path}:5: column iteration: '40.5' is not an iteration number",
+        f"{path}:8: the last row has no line end (cut off while being written)",
+    ]
+    result = compare([tmp_path / "runs"], out=tmp_path / "out")
+    assert result.stats[0].runs[0].curve("modes_captured") == [(10, 2.0), (50, 5.0)]
+    text = "\n".join(result.warnings)
+    assert f"{path}:8: the last row has no line end" in text and "row left out" in text
+    assert f"{path}:8" in (tmp_path / "out" / "comparison.md").read_text()
+    # a complete last row (with its line end) is read
+    (run / "metrics.csv").write_text("iteration,modes_captured\n10,1.134\n")
+    assert read_metrics_csv(run / "metrics.csv") == ([{"iteration": 10.0, "modes_captured": 1.134}], [])
+
+
+# ------------------------------------------------------------------ directions
+def test_recorded_directions_win_over_names_and_flags(tmp_path):
+    root = tmp_path / "runs"
+    dirs = {"error_rate": "max", "kid": "min", "kid_std": None}
+    for seed, (er, kid, std) in enumerate([(0.2, 0.5, 0.01), (0.6, 0.3, 0.03)]):
+        write_run(root, f"r{seed}", loss="hinge", seed=seed, directions=dirs,
+                  metrics={"error_rate": er, "kid": kid, "kid_std": std})  # fmt: skip
+    result = compare([root], out=tmp_path / "out", minimize=["error_rate"])
+    m = result.stats[0].metrics
+    assert m["error_rate"].best == 0.6  # recorded "max" beats the name guess and the flag
+    assert m["kid"].best == 0.3
+    assert m["kid_std"].best is None  # no better side: no best, no budget curve
+    assert result.directions == dirs
+    assert any("--minimize ignored" in w and "error_rate" in w for w in result.warnings)
+    assert not any("no direction in the run records" in w for w in result.warnings)
+    assert {c.metric for c in result.budget} == {"error_rate", "kid"}
+    assert "kid_std (mean ± std)" in result.table and "| 0.02 ± 0.0141 | [" in result.table
+    row = next(csv.DictReader(open(tmp_path / "out" / "comparison.csv")))
+    assert row["kid_std_best"] == "" and float(row["kid_best"]) == 0.3
+    assert not (tmp_path / "out" / "budget_kid_std.png").exists()
+
+
+def test_old_records_fall_back_to_flags_then_names_with_a_warning(tmp_path):
+    root = tmp_path / "runs"
+    for seed, v in enumerate([0.2, 0.6]):
+        write_run(root, f"r{seed}", loss="hinge", seed=seed, directions=None,
+                  metrics={"precision": v, "fid": 10 * v, "num_modes": 8})  # fmt: skip
+    result = compare([root], out=tmp_path / "out", plots=False, minimize=["precision"])
+    m = result.stats[0].metrics
+    assert m["precision"].best == 0.2 and m["fid"].best == 2.0
+    assert "num_modes" not in m  # old records kept it among the metrics
+    text = " ".join(result.warnings)
+    assert "metric precision: no direction in the run records" in text and "from --minimize" in text
+    assert "metric fid: no direction" in text and "guessed from its name" in text
+
+
+def test_records_that_disagree_on_a_direction_give_no_best(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root, "a", loss="hinge", directions={"score": "max"}, metrics={"score": 1.0})
+    write_run(root, "b", loss="hinge", seed=1, directions={"score": "min"}, metrics={"score": 2.0})
+    result = compare([root], out=tmp_path / "out", plots=False)
+    assert result.stats[0].metrics["score"].best is None
+    assert any("disagree on its direction" in w for w in result.warnings)
+
+
+# ------------------------------------------------------------------ objective identity and mixed configs
+def test_default_grouping_uses_the_recorded_objective(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root, "ls", loss="least_squares", objective={"loss": "least_squares", "regularizer": "none"},
+              metrics=dict(GOOD))  # fmt: skip
+    write_run(root, "ls_a", loss="least_squares", seed=1, metrics=dict(GOOD),
+              objective={"loss": "least_squares(a=-1, c=0)", "regularizer": "none"})  # fmt: skip
+    write_run(root, "mine", loss="nonsaturating", seed=2, metrics=dict(GOOD),
+              objective={"loss": "my_pkg.MyLoss", "regularizer": "none"})  # fmt: skip
+    write_run(root, "ns", loss="nonsaturating", seed=3, metrics=dict(GOOD))  # an old record: choices
+    result = compare([root], out=tmp_path / "out", plots=False)
+    assert [s.key for s in result.stats] == [
+        ("least_squares", "none"), ("least_squares(a=-1, c=0)", "none"), ("my_pkg.MyLoss", "none"),
+        ("nonsaturating", "none")]  # fmt: skip
+    assert all(s.n == 1 for s in result.stats)
+
+
+def test_a_group_mixing_resolved_configs_gets_a_warning(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root, "a", loss="least_squares", metrics=dict(GOOD), loss_config="{_target_: LS, a: 0.0, c: 1.0}")
+    b_loss = "{_target_: LS, a: -1.0, c: 0.0}"
+    write_run(root, "b", loss="least_squares", seed=1, metrics=dict(GOOD), loss_config=b_loss, lr=2e-4)
+    write_run(root, "c", loss="hinge", metrics=dict(GOOD))
+    write_run(root, "d", loss="hinge", seed=1, metrics=dict(GOOD))
+    result = compare([root], out=tmp_path / "out", plots=False)
+    text = "\n".join(result.warnings)
+    assert "group least_squares / none mixes loss configs (a: -1, 0; c: 0, 1)" in text
+    assert "group least_squares / none mixes optimizer configs (discriminator.lr: 0.0002, 0.001;" in text
+    assert "--by …,optimizer.discriminator.lr" in text
+    assert "hinge" not in text  # identical configs: no warning
+    split = compare([root], by=["loss", "loss.a"], out=tmp_path / "o2", plots=False)
+    assert not any("mixes loss configs" in w for w in split.warnings)
+
+
+# ------------------------------------------------------------------ significance and budget curves
+def _two_groups(root: Path, n_a: int = 5, n_b: int = 5) -> None:
+    for i in range(n_a):
+        metrics = {"modes_captured": 8, "high_quality": 0.90 + 0.01 * i, "reverse_kl": 0.01 * (i + 1)}
+        write_run(root, f"ns{i}", loss="nonsaturating", seed=i, metrics=metrics)
+    for i in range(n_b):
+        metrics = {"modes_captured": 2 + i % 2, "high_quality": 0.10 + 0.01 * i, "reverse_kl": 1 + 0.1 * i}
+        write_run(root, f"w{i}", loss="wasserstein", regularizer="gp", seed=i, metrics=metrics)
+
+
+def test_significance_column_and_csv_match_scipy_and_holm(tmp_path):
+    from scipy.stats import mannwhitneyu
+
+    _two_groups(tmp_path / "runs")
+    write_run(
+        tmp_path / "runs", "h0", loss="hinge", metrics={"modes_captured": 8, "high_quality": 0.5, "reverse_kl": 0.5}
+    )
+    result = compare([tmp_path / "runs"], out=tmp_path / "out", plots=False)
+    rows = list(csv.DictReader(open(tmp_path / "out" / "significance.csv")))
+    hq = [r for r in rows if r["metric"] == "high_quality"]
+    assert [(r["group_a"], r["group_b"]) for r in hq] == [
+        ("hinge / none", "nonsaturating / none"), ("hinge / none", "wasserstein / gp"),
+        ("nonsaturating / none", "wasserstein / gp")]  # fmt: skip
+    values = {"hinge / none": [0.5], "nonsaturating / none": [0.90 + 0.01 * i for i in range(5)],
+              "wasserstein / gp": [0.10 + 0.01 * i for i in range(5)]}  # fmt: skip
+    ps = [mannwhitneyu(values[r["group_a"]], values[r["group_b"]], alternative="two-sided").pvalue for r in hq]
+    assert [float(r["p"]) for r in hq] == pytest.approx(ps)
+    assert [float(r["p_holm"]) for r in hq] == pytest.approx(holm(ps))
+    # 5 against 5, fully separated: exact p = 2/252, × 3 pairs (Holm) = 0.024 < 0.05
+    assert float(hq[2]["p_holm"]) == pytest.approx(3 * 2 / 252) and hq[2]["better"] == "nonsaturating / none"
+    # reverse KL is lower-is-better: nonsaturating is better there too
+    kl = next(r for r in rows if r["metric"] == "reverse_kl" and r["group_b"] == "wasserstein / gp"
+              and r["group_a"] == "nonsaturating / none")  # fmt: skip
+    assert kl["better"] == "nonsaturating / none"
+    md = (tmp_path / "out" / "comparison.md").read_text()
+    assert "| ring | nonsaturating / none | wasserstein / gp | wasserstein / gp | wasserstein / gp |" in md
+    assert "| ring | wasserstein / gp | — | — | — |" in md
+    # the one-run hinge group gets the caveat
+    assert result.caveats == [
+        "ring: group hinge / none has 1 completed run(s), fewer than 5: a test against a group of the same size "
+        "cannot give p below 1, so 'not significant' says little"]  # fmt: skip
+
+
+def test_budget_curves_per_dataset_with_failures_ranked_worst(tmp_path):
+    root = tmp_path / "runs"
+    pools = {"ring": [6, 8, None, 7], "grid": [20, 24, 22]}
+    for dataset, pool in pools.items():
+        for i, v in enumerate(pool):
+            write_run(root, f"{dataset}{i}", loss="hinge", dataset=dataset, seed=i,
+                      status="completed" if v is not None else "diverged",
+                      metrics={"modes_captured": v} if v is not None else {"modes_captured": 99})  # fmt: skip
+    compare([root], by=["loss"], out=tmp_path / "out")
+    rows = list(csv.DictReader(open(tmp_path / "out" / "budget.csv")))
+    for dataset, pool in pools.items():
+        mine = [r for r in rows if r["dataset"] == dataset and r["metric"] == "modes_captured"]
+        expected = best_of_k(pool, "max")  # the diverged run's 99 is not used: it is a trial without a value
+        assert [int(r["k"]) for r in mine] == list(range(1, len(pool) + 1))
+        assert [float(r["expected_best"]) for r in mine] == pytest.approx([p.mean for p in expected])
+        assert [float(r["p_all_failed"]) for r in mine] == pytest.approx([p.p_all_failed for p in expected])
+    # ring, by hand: k = 1 → mean of 6, 8, 7 given a finished draw = 7; P(the diverged one) = 1/4
+    ring1 = next(r for r in rows if r["dataset"] == "ring" and r["k"] == "1")
+    assert float(ring1["expected_best"]) == pytest.approx(7.0) and float(ring1["p_all_failed"]) == 0.25
+    ring4 = next(r for r in rows if r["dataset"] == "ring" and r["k"] == "4")
+    assert float(ring4["expected_best"]) == 8.0
+    # one panel per dataset: a two-panel figure is twice as wide as a one-panel one
+    two = mpimg.imread(tmp_path / "out" / "budget_modes_captured.png")
+    one = compare([root / "ring0", root / "ring1"], by=["loss"], out=tmp_path / "one")
+    single = mpimg.imread(tmp_path / "one" / "budget_modes_captured.png")
+    assert two.shape[1] == pytest.approx(2 * single.shape[1], rel=0.02)
+    assert "![budget_modes_captured](budget_modes_captured.png)" in (tmp_path / "out" / "comparison.md").read_text()
+    assert one.budget[0].dataset == "ring"
+
+
+def test_iteration_curves_have_one_panel_per_dataset(tmp_path):
+    root = tmp_path / "runs"
+    write_run(root, "r", loss="hinge", dataset="ring", metrics=dict(GOOD), curve=[(50, 4), (100, 8)])
+    write_run(root, "g", loss="hinge", dataset="grid", metrics=dict(GOOD), curve=[(50, 10), (100, 20)])
+    compare([root], by=["loss"], out=tmp_path / "two")
+    compare([root / "r"], by=["loss"], out=tmp_path / "one")
+    two, one = (mpimg.imread(tmp_path / d / "modes_captured.png") for d in ("two", "one"))
+    assert two.shape[1] == pytest.approx(2 * one.shape[1], rel=0.02)
+
+
+# ------------------------------------------------------------------ exit codes
+def test_exit_codes_are_documented(capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "exit codes:" in text and "0  the comparison was written" in text and "2  a user error" in text
+    readme = (ROOT / "README.md").read_text()
+    assert "Exit codes: 0 written, 2 user error" in readme.split("## Compare losses", 1)[1]
+
+
+def test_an_unwritable_output_directory_is_a_user_error(tmp_path, capsys):
+    write_run(tmp_path / "runs", "a", loss="hinge", metrics=dict(GOOD))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main([str(tmp_path / "runs"), "--out", str(blocker / "sub"), "--no-plots"]) == 2
+    assert "cannot write the comparison into" in capsys.readouterr().err

@@ -1,0 +1,98 @@
+"""conf/hparams_search/: every search space composes, states Lucic et al.'s ranges, and the values
+it samples reach the optimisers, the schedule and the penalty."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.utils import instantiate
+from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
+from optuna.distributions import CategoricalDistribution, LogUniformDistribution, UniformDistribution
+
+from ganbench.config import compose, conf_dir
+
+FILES = sorted(p.stem for p in (conf_dir() / "hparams_search").glob("*.yaml"))
+LOSS = {
+    "sigmoid": "NonSaturatingLoss",
+    "least_squares": "LeastSquaresLoss",
+    "hinge": "HingeLoss",
+    "wasserstein_gp": "WassersteinLoss",
+}
+
+
+def distributions(cfg) -> dict:
+    """The search space as the Optuna sweeper builds it from hydra.sweeper.params."""
+    params = [f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()]
+    space, fixed = create_params_from_overrides(params)
+    assert fixed == {}
+    return space
+
+
+def test_one_file_per_loss_family():
+    assert FILES == sorted(LOSS)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_search_space_composes_with_lucic_ranges(name):
+    cfg = compose([f"hparams_search={name}"])
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper")
+    assert sweeper.sampler._target_ == "optuna.samplers.RandomSampler" and sweeper.sampler.seed == 0
+    assert cfg.optimized_metric == "reverse_kl" and sweeper.direction == "minimize"
+    assert type(instantiate(cfg.loss)).__name__ == LOSS[name]
+    space = distributions(cfg)
+    for side in ("generator", "discriminator"):
+        lr = space[f"optimizer.{side}.lr"]
+        assert isinstance(lr, LogUniformDistribution) and (lr.low, lr.high) == (1e-5, 1e-2)
+    beta1, beta2 = space["optimizer.generator.betas.0"], space["optimizer.generator.betas.1"]
+    assert isinstance(beta1, UniformDistribution) and (beta1.low, beta1.high) == (0.0, 1.0)
+    assert isinstance(beta2, UniformDistribution) and (beta2.low, beta2.high) == (0.9, 0.999)
+    assert space["n_critic"] == CategoricalDistribution([1, 2, 3, 4, 5])
+    assert space["ema.decay"] == CategoricalDistribution([0.0, 0.99, 0.999])
+    assert space["+optimizer/scheduler"] == CategoricalDistribution(["constant", "linear"])
+    if name == "wasserstein_gp":
+        weight = space["regularizer.weight"]
+        assert isinstance(weight, LogUniformDistribution) and (weight.low, weight.high) == (0.1, 100.0)
+    else:
+        assert not any(k.startswith("regularizer") for k in space)
+    text = (conf_dir() / "hparams_search" / f"{name}.yaml").read_text()
+    assert "Lucic et al. 2018" in text and "[1e-5, 1e-2]" in text
+
+
+def test_sampled_values_reach_both_optimisers_and_the_linear_schedule():
+    """One trial's overrides, as the sweeper passes them: D shares G's betas, and the linear schedule
+    takes the learning rate to 0 at the last iteration."""
+    cfg = compose(
+        [
+            "hparams_search=wasserstein_gp",
+            "iterations=4",
+            "optimizer.generator.betas.0=0.25",
+            "optimizer.generator.betas.1=0.95",
+            "optimizer.discriminator.lr=3e-4",
+            "regularizer.weight=0.5",
+            "+optimizer/scheduler=linear",
+        ]
+    )
+    assert list(cfg.optimizer.discriminator.betas) == [0.25, 0.95]
+    assert instantiate(cfg.regularizer).weight == 0.5
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = instantiate(cfg.optimizer.discriminator)([param])
+    assert opt.defaults["betas"] == (0.25, 0.95) and opt.defaults["lr"] == 3e-4
+    schedule = instantiate(cfg.optimizer.scheduler)(opt)
+    lrs = []
+    for _ in range(4):
+        opt.step()
+        schedule.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == pytest.approx([3e-4 * (1 - t / 4) for t in range(1, 5)], abs=1e-12)
+
+
+def test_constant_schedule_keeps_the_learning_rate():
+    cfg = compose(["+optimizer/scheduler=constant"])
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = instantiate(cfg.optimizer.generator)([param])
+    schedule = instantiate(cfg.optimizer.scheduler)(opt)
+    for _ in range(3):
+        opt.step()
+        schedule.step()
+    assert opt.param_groups[0]["lr"] == cfg.optimizer.generator.lr
