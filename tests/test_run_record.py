@@ -50,13 +50,13 @@ def test_recorder_on_other_ranks_writes_nothing(tmp_path):
 @pytest.mark.parametrize(
     "data, problem",
     [
-        ({"status": "completed"}, "missing 'iterations'"),
-        ({"status": "done", "iterations": 1, "seed": 0, "choices": {}, "metrics": {}}, "status 'done'"),
-        ({"status": "completed", "iterations": "5", "seed": 0, "choices": {}, "metrics": {}}, "'iterations' must"),
-        ({"status": "completed", "iterations": 5, "seed": 0, "choices": [], "metrics": {}}, "'choices' must"),
-        ({"status": "completed", "iterations": 5, "seed": 0, "choices": {}, "metrics": {"fid": "x"}}, "not numbers"),
+        ({"status": "completed"}, "lacks the required field(s) iterations"),
+        ({"status": "done", "iterations": 1, "seed": 0, "choices": {}, "metrics": {}}, "unknown status 'done'"),
+        ({"status": "completed", "iterations": "5", "seed": 0, "choices": {}, "metrics": {}}, "iterations must be a non-negative integer"),
+        ({"status": "completed", "iterations": 5, "seed": 0, "choices": [], "metrics": {}}, "choices must be an object"),
+        ({"status": "completed", "iterations": 5, "seed": 0, "choices": {}, "metrics": {"fid": "x"}}, "metric fid must be a number"),
         ({"status": "completed", "iterations": 5, "seed": 0, "choices": {}, "metrics": {}, "directions": {"a": "up"}},
-         "directions"),
+         "direction of a must be"),
     ],
 )  # fmt: skip
 def test_malformed_records_are_named(tmp_path, data, problem):

@@ -51,7 +51,7 @@ from ganbench.statistics import (
     min_two_sided_p,
     pairwise_mann_whitney,
 )
-from ganbench.summary import STATUSES, SUMMARY_NAME
+from ganbench.summary import SUMMARY_NAME, is_number, summary_problem
 
 SUMMARY = SUMMARY_NAME
 METRICS_CSV = "metrics.csv"
@@ -61,7 +61,6 @@ COUNTED = ("completed", *FAILURES)
 NOT_METRICS = frozenset({"num_modes", "num_classes"})
 # Only for records without "directions": lower is better for names containing these.
 LOWER_IS_BETTER = ("fid", "kid", "kl", "loss", "distance", "error")
-DIRECTIONS = ("max", "min")
 DEFAULT_BY = ("loss", "regularizer")
 # Config sections whose resolved values must agree within a group.
 CONFIG_SECTIONS = ("loss", "regularizer", "model", "optimizer")
@@ -69,7 +68,6 @@ MISSING = "(none)"
 ALPHA = 0.05
 ARROW = {"max": "↑", "min": "↓", None: ""}
 NUMBER = re.compile(r"^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|nan|inf|infinity)$", re.IGNORECASE)
-NON_FINITE = frozenset({"nan", "inf", "-inf", "infinity", "-infinity"})
 MAX_PROBLEMS_PER_FILE = 5
 
 EXIT_CODES = """exit codes:
@@ -101,61 +99,6 @@ def _line_of(text: str, *keys: str) -> int:
         else:
             return found
     return found
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _is_scalar(v: Any) -> bool:
-    return v is None or isinstance(v, (str, int, float, bool))
-
-
-def summary_problem(summary: Any) -> tuple[str, tuple[str, ...]] | None:
-    """What is wrong with a parsed ``summary.json`` (a message and the key path it concerns), or
-    None. Required: status (one of the known ones), iterations and seed (integers), choices and
-    metrics (objects); typed when present: wall_seconds, directions, info, objective."""
-    if not isinstance(summary, dict):
-        return f"is a JSON {type(summary).__name__}, not an object", ()
-    missing = [k for k in ("status", "iterations", "seed", "choices", "metrics") if k not in summary]
-    if missing:
-        return f"lacks the required field(s) {', '.join(missing)}", ()
-    status = summary["status"]
-    if status not in STATUSES:
-        return f"has an unknown status {status!r} (expected one of {', '.join(STATUSES)})", ("status",)
-    for key in ("iterations", "seed"):
-        if not _is_int(summary[key]) or summary[key] < 0:
-            return f"{key} must be a non-negative integer, got {summary[key]!r}", (key,)
-    choices = summary["choices"]
-    if not isinstance(choices, dict) or not all(_is_scalar(v) for v in choices.values()):
-        return f"choices must be an object of option names, got {choices!r}", ("choices",)
-    metrics = summary["metrics"]
-    if not isinstance(metrics, dict):
-        return f"metrics must be an object, got {metrics!r}", ("metrics",)
-    for name, value in metrics.items():
-        if not (_is_number(value) or (isinstance(value, str) and value.lower() in NON_FINITE)):
-            return f"metric {name} must be a number, got {value!r}", ("metrics", name)
-    if "wall_seconds" in summary and not _is_number(summary["wall_seconds"]):
-        return f"wall_seconds must be a number, got {summary['wall_seconds']!r}", ("wall_seconds",)
-    directions = summary.get("directions")
-    if directions is not None:
-        if not isinstance(directions, dict):
-            return f"directions must be an object, got {directions!r}", ("directions",)
-        for name, d in directions.items():
-            if d is not None and d not in DIRECTIONS:
-                return f"direction of {name} must be 'max', 'min' or null, got {d!r}", ("directions", name)
-    for key in ("info", "objective"):
-        if key in summary and summary[key] is not None and not isinstance(summary[key], dict):
-            return f"{key} must be an object, got {summary[key]!r}", (key,)
-    objective = summary.get("objective") or {}
-    for name, v in objective.items():
-        if v is not None and not isinstance(v, str):
-            return f"objective.{name} must be a string, got {v!r}", ("objective", name)
-    return None
 
 
 def read_summary_file(path: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -276,7 +219,7 @@ class Run:
         for k, v in (self.summary.get("metrics") or {}).items():
             if k in NOT_METRICS or k in info:
                 continue
-            if _is_number(v) and math.isfinite(v):
+            if is_number(v) and math.isfinite(v):
                 out[k] = float(v)
         return out
 

@@ -34,6 +34,8 @@ SUMMARY_NAME = "summary.json"
 STATUSES = ("running", "completed", "diverged", "failed", "interrupted")
 FAILURES = ("diverged", "failed")
 DIRECTIONS = ("max", "min", None)
+# how summary.json stores non-finite numbers (JSON has none)
+NON_FINITE = frozenset({"nan", "inf", "-inf", "infinity", "-infinity"})
 
 
 class RecordError(ValueError):
@@ -76,14 +78,6 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _is_number(x: Any) -> bool:
-    if isinstance(x, bool):
-        return False
-    if isinstance(x, (int, float)):
-        return True
-    return isinstance(x, str) and x in ("nan", "inf", "-inf")  # how non-finite values are stored
 
 
 @dataclass
@@ -134,33 +128,65 @@ class RunRecord:
         return self.status in FAILURES
 
 
-def validate(data: dict[str, Any]) -> list[str]:
-    """The problems that make ``data`` an invalid run record (empty when it is valid)."""
-    problems = []
-    for key in ("status", "iterations", "seed", "choices", "metrics"):
-        if key not in data:
-            problems.append(f"missing {key!r}")
-    if "status" in data and data["status"] not in STATUSES:
-        problems.append(f"status {data['status']!r} is not one of {', '.join(STATUSES)}")
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (str, int, float, bool))
+
+
+def summary_problem(summary: Any) -> tuple[str, tuple[str, ...]] | None:
+    """What is wrong with a parsed ``summary.json`` (a message and the key path it concerns), or
+    None. Required: status (one of the known ones), iterations and seed (integers), choices and
+    metrics (objects); typed when present: wall_seconds, directions, info, objective."""
+    if not isinstance(summary, dict):
+        return f"is a JSON {type(summary).__name__}, not an object", ()
+    missing = [k for k in ("status", "iterations", "seed", "choices", "metrics") if k not in summary]
+    if missing:
+        return f"lacks the required field(s) {', '.join(missing)}", ()
+    status = summary["status"]
+    if status not in STATUSES:
+        return f"has an unknown status {status!r} (expected one of {', '.join(STATUSES)})", ("status",)
     for key in ("iterations", "seed"):
-        if key in data and (not isinstance(data[key], int) or isinstance(data[key], bool)):
-            problems.append(f"{key!r} must be an integer, got {data[key]!r}")
-    for key in ("choices", "metrics", "directions", "info", "objective"):
-        if key in data and not isinstance(data[key], dict):
-            problems.append(f"{key!r} must be an object, got {type(data[key]).__name__}")
-    if isinstance(data.get("choices"), dict) and not all(isinstance(v, str) for v in data["choices"].values()):
-        problems.append("'choices' must map groups to option names (strings)")
-    if isinstance(data.get("metrics"), dict):
-        bad = [k for k, v in data["metrics"].items() if not _is_number(v)]
-        if bad:
-            problems.append(f"metrics {', '.join(map(repr, bad))} are not numbers")
-    if isinstance(data.get("directions"), dict):
-        bad = [k for k, v in data["directions"].items() if v not in DIRECTIONS]
-        if bad:
-            problems.append(f'directions of {", ".join(map(repr, bad))} must be "max", "min" or null')
-    if "wall_seconds" in data and not _is_number(data["wall_seconds"]):
-        problems.append(f"'wall_seconds' must be a number, got {data['wall_seconds']!r}")
-    return problems
+        if not _is_int(summary[key]) or summary[key] < 0:
+            return f"{key} must be a non-negative integer, got {summary[key]!r}", (key,)
+    choices = summary["choices"]
+    if not isinstance(choices, dict) or not all(_is_scalar(v) for v in choices.values()):
+        return f"choices must be an object of option names, got {choices!r}", ("choices",)
+    metrics = summary["metrics"]
+    if not isinstance(metrics, dict):
+        return f"metrics must be an object, got {metrics!r}", ("metrics",)
+    for name, value in metrics.items():
+        if not (is_number(value) or (isinstance(value, str) and value.lower() in NON_FINITE)):
+            return f"metric {name} must be a number, got {value!r}", ("metrics", name)
+    if "wall_seconds" in summary and not is_number(summary["wall_seconds"]):
+        return f"wall_seconds must be a number, got {summary['wall_seconds']!r}", ("wall_seconds",)
+    directions = summary.get("directions")
+    if directions is not None:
+        if not isinstance(directions, dict):
+            return f"directions must be an object, got {directions!r}", ("directions",)
+        for name, d in directions.items():
+            if d not in DIRECTIONS:
+                return f"direction of {name} must be 'max', 'min' or null, got {d!r}", ("directions", name)
+    for key in ("info", "objective"):
+        if key in summary and summary[key] is not None and not isinstance(summary[key], dict):
+            return f"{key} must be an object, got {summary[key]!r}", (key,)
+    objective = summary.get("objective") or {}
+    for name, v in objective.items():
+        if v is not None and not isinstance(v, str):
+            return f"objective.{name} must be a string, got {v!r}", ("objective", name)
+    return None
+
+
+def validate(data: Any) -> list[str]:
+    """The problems that make ``data`` an invalid run record (empty when it is valid)."""
+    problem = summary_problem(data)
+    return [problem[0]] if problem else []
 
 
 def write_record(run_dir: Path, record: RunRecord | dict[str, Any]) -> Path:
