@@ -17,7 +17,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from ganbench.config import conf_dir
 from ganbench.experiment import choices, describe, returned_value, run
@@ -83,13 +83,14 @@ def main(cfg: DictConfig) -> float | None:
             sys.exit(2)
         if not isinstance(err, RunDirBusyError):
             _record_refusal(cfg, run_dir, err)
-        return None
+        return _worst(hydra_cfg)
     except Exception:
         if not multirun:
             raise
-        # In a sweep, one failing job must not stop the others: summary.json says "failed".
+        # In a sweep, one failing job must not stop the others: summary.json says "failed", and a
+        # hyperparameter search counts the trial at the worst value.
         log.exception("job %s failed; the sweep goes on", hydra_cfg.job.num)
-        return None
+        return _worst(hydra_cfg)
     if rank_zero_only.rank != 0:
         return None
     print(describe(summary), flush=True)
@@ -104,6 +105,12 @@ def main(cfg: DictConfig) -> float | None:
             raise KeyboardInterrupt  # Ctrl-C stops the whole sweep
         sys.exit(SIGNAL_EXIT.get(signame, 1))
     return returned_value(cfg, summary)
+
+
+def _worst(hydra_cfg: DictConfig) -> float:
+    """The worst value for the sweeper's direction (a search sweeper records a failed trial so)."""
+    direction = str(OmegaConf.select(hydra_cfg, "sweeper.direction", default="maximize") or "maximize")
+    return float("inf") if direction.lower().startswith("min") else float("-inf")
 
 
 def _remove_if_empty(run_dir: Path) -> None:
