@@ -1,0 +1,207 @@
+"""``ganbench-study``: the two-stage protocol of Lucic et al. 2018 in one resumable command.
+
+Stage 1 (search): for every dataset and loss, ``trials`` runs of one seed each, their
+hyperparameters drawn by the Optuna sweeper from the loss's search space
+(``conf/hparams_search/``), all at the same iteration budget. Optuna's storage is one SQLite file
+in the study directory, one study per (dataset, loss).
+
+Stage 2 (seeds): the best ``top_k`` configurations of each (dataset, loss), by the run records'
+``optimized_metric`` and its declared direction, re-run on the ``seeds``.
+
+Rerunning the command skips what is done: the search runs only the trials still missing, and a
+seed run whose directory holds a completed record returns at once (the run directories are named
+by trial and seed). Diverged and failed trials count at the worst value and stay in the study.
+Then ``ganbench-compare`` reads the study: the search runs give the budget curves, the seed runs
+the tuned table, intervals and tests (the commands are printed at the end).
+
+The study file (YAML)::
+
+    name: toy                      # also the W&B group
+    datasets: [ring, grid]
+    trials: 20                     # stage 1, per (dataset, loss)
+    top_k: 1                       # stage 2: configurations per (dataset, loss) …
+    seeds: [100, 101, 102, 103, 104]   # … each re-run on these seeds
+    overrides: [iterations=10000, eval.every=2500]   # for every run
+    launcher: [hydra/launcher=joblib]                  # optional: how each sweep runs its jobs
+    losses:
+      nonsaturating: {search: sigmoid}
+      minimax: {search: sigmoid, overrides: [loss=minimax]}
+      wasserstein_gp: {search: wasserstein_gp}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from ganbench.summary import FAILURES, load_record
+
+STORAGE = "optuna.db"
+
+
+class StudyError(ValueError):
+    """A study file that cannot work."""
+
+
+def load_study_file(path: Path) -> dict[str, Any]:
+    try:
+        spec = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    except Exception as err:
+        raise StudyError(f"{path}: cannot be read ({err})") from None
+    required = ("name", "datasets", "trials", "top_k", "seeds", "losses")
+    missing = [k for k in required if k not in spec]
+    if missing:
+        raise StudyError(f"{path}: missing {', '.join(missing)} (see `ganbench-study --help`)")
+    if int(spec["top_k"]) > int(spec["trials"]):
+        raise StudyError(f"{path}: top_k={spec['top_k']} is more than trials={spec['trials']}")
+    for loss, entry in spec["losses"].items():
+        if not isinstance(entry, dict) or "search" not in entry:
+            raise StudyError(f"{path}: losses.{loss} needs `search: <file of conf/hparams_search/>`")
+    return spec
+
+
+def _train(args: Sequence[str], log: Path) -> int:
+    """Run ``ganbench-train`` with ``args`` (output appended to ``log``); its exit code."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as out:
+        out.write("$ ganbench-train " + " ".join(shlex.quote(a) for a in args) + "\n")
+        out.flush()
+        return subprocess.call([sys.executable, "-m", "ganbench.train", *args], stdout=out, stderr=subprocess.STDOUT)
+
+
+def _trials_done(storage: Path, study_name: str) -> int:
+    """Finished trials (complete, or failed) of ``study_name`` in the SQLite ``storage``."""
+    if not storage.is_file():
+        return 0
+    import optuna
+
+    try:
+        study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{storage}")
+    except KeyError:  # no such study yet
+        return 0
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+    return sum(t.state in finished for t in study.trials)
+
+
+def records(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """(run directory, record) of every valid run record under ``directory``."""
+    out = []
+    for path in sorted(directory.rglob("summary.json")):
+        try:
+            out.append((path.parent, load_record(path.parent).to_dict()))
+        except ValueError:
+            continue
+    return out
+
+
+def best_trials(directory: Path, metric: str | None, k: int) -> list[tuple[Path, dict[str, Any]]]:
+    """The ``k`` best completed search runs under ``directory`` by ``metric`` (the record's
+    declared direction); failed and diverged runs rank last and are never chosen."""
+    scored = []
+    for run_dir, record in records(directory):
+        name = metric or next(iter(record.get("directions") or {}), None)
+        value = (record.get("metrics") or {}).get(name)
+        if record["status"] in FAILURES or record["status"] != "completed" or not isinstance(value, (int, float)):
+            continue
+        if not math.isfinite(value):
+            continue
+        sign = -1.0 if (record.get("directions") or {}).get(name) == "max" else 1.0
+        scored.append((sign * value, str(run_dir), run_dir, record))
+    scored.sort(key=lambda s: (s[0], s[1]))
+    return [(run_dir, record) for _, _, run_dir, record in scored[:k]]
+
+
+def trial_overrides(record: dict[str, Any]) -> list[str]:
+    """The sampled values of a search trial, as command-line overrides."""
+    trial = record.get("trial") or {}
+    return [f"{key}={value}" for key, value in (trial.get("params") or {}).items()]
+
+
+def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[str]:
+    """Run (or continue) both stages; return the ganbench-compare commands for the results."""
+    root.mkdir(parents=True, exist_ok=True)
+    storage = (root / STORAGE).resolve()
+    common = [*map(str, spec.get("overrides") or []), *map(str, spec.get("launcher") or [])]
+    wandb = ["logger.wandb.group=" + str(spec["name"])] if any(o == "logger=wandb" for o in common) else []
+    for dataset in spec["datasets"]:
+        for loss, entry in spec["losses"].items():
+            base = [f"dataset={dataset}", f"hparams_search={entry['search']}", *map(str, entry.get("overrides") or [])]
+            where = root / str(dataset) / str(loss)
+            name = f"{dataset}-{loss}"
+            done = _trials_done(storage, name)
+            missing = int(spec["trials"]) - done
+            if missing > 0:
+                args = [
+                    "-m", *base, *common, *wandb,
+                    f"hydra.sweeper.n_trials={missing}",
+                    f"hydra.sweeper.storage=sqlite:///{storage}",
+                    f"hydra.sweeper.study_name={name}",
+                    f"hydra.sweeper.sampler.seed={int(spec.get('search_seed', 0)) + done}",
+                    f"hydra.sweep.dir={where / 'search' / f'from{done:04d}'}",
+                    "hydra.sweep.subdir=${hydra.job.num}",
+                ]  # fmt: skip
+                if wandb:
+                    args.append("logger.wandb.job_type=search")
+                print(f"ganbench-study: {name}: search, {missing} of {spec['trials']} trials to run", flush=True)
+                if not dry_run:
+                    _train(args, root / "logs" / f"{name}.log")
+            chosen = best_trials(where / "search", spec.get("optimized_metric"), int(spec["top_k"]))
+            for rank, (trial_dir, record) in enumerate(chosen):
+                seeds = ",".join(str(int(s)) for s in spec["seeds"])
+                args = [
+                    "-m", *[b for b in base if not b.startswith("hparams_search=")], *common, *wandb,
+                    *trial_overrides(record), f"seed={seeds}",
+                    f"hydra.sweep.dir={where / 'seeds' / f'top{rank + 1}'}", "hydra.sweep.subdir=s${seed}",
+                ]  # fmt: skip
+                if wandb:
+                    args.append("logger.wandb.job_type=seeds")
+                (where / "seeds" / f"top{rank + 1}").mkdir(parents=True, exist_ok=True)
+                (where / "seeds" / f"top{rank + 1}" / "trial.json").write_text(
+                    json.dumps({"trial_dir": str(trial_dir), "trial": record.get("trial")}, indent=2) + "\n"
+                )
+                print(f"ganbench-study: {name}: seeds of trial {trial_dir.name} (rank {rank + 1})", flush=True)
+                if not dry_run:
+                    _train(args, root / "logs" / f"{name}.log")
+    q = shlex.quote(str(root))
+    return [
+        f"ganbench-compare {q}/*/*/search --by dataset,loss --out {shlex.quote(str(root / 'search'))}",
+        f"ganbench-compare {q}/*/*/seeds --by dataset,loss --out {shlex.quote(str(root / 'tuned'))}",
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ganbench-study",
+        description="Two-stage loss comparison: an equal hyperparameter search per loss, then the best "
+        "configurations on new seeds. Resumable: run the same command again to continue.",
+        epilog=__doc__.split("The study file (YAML)::", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("study", type=Path, help="the study file (YAML)")
+    parser.add_argument("--dir", type=Path, default=None, help="the study directory (default: studies/<name>)")
+    parser.add_argument("--dry-run", action="store_true", help="say what would run, run nothing")
+    args = parser.parse_args(argv)
+    try:
+        spec = load_study_file(args.study)
+    except StudyError as err:
+        print(f"ganbench-study: {err}", file=sys.stderr)
+        return 2
+    root = args.dir or Path("studies") / str(spec["name"])
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    commands = run_study(spec, root, dry_run=args.dry_run)
+    print("ganbench-study: done. Tables and plots:", *("  " + c for c in commands), sep="\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""ganbench-study: the two-stage protocol end to end on a tiny budget, and its resumption."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ganbench.study import StudyError, best_trials, load_study_file, trial_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """
+name: tiny
+datasets: [ring]
+trials: 3
+top_k: 1
+seeds: [5, 6]
+overrides: [iterations=20, eval.every=null, checkpoint.every=null, log_every=10, trainer.enable_progress_bar=false]
+losses:
+  nonsaturating: {search: sigmoid}
+"""
+
+
+def study(spec: Path, root: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "ganbench.study", str(spec), "--dir", str(root)], env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+def test_two_stages_run_and_a_rerun_skips_what_is_done(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    root = tmp_path / "study"
+    done = study(spec, root)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (root / "optuna.db").is_file()
+    trials = sorted((root / "ring" / "nonsaturating" / "search").glob("*/*/summary.json"))
+    assert len(trials) == 3
+    records = [json.loads(p.read_text()) for p in trials]
+    assert all(r["trial"]["params"]["n_critic"] in {"1", "2", "3", "4", "5"} for r in records)
+    # stage 2: the best trial by reverse_kl (the search file's optimized_metric, lower is better)
+    best = min(records, key=lambda r: r["metrics"]["reverse_kl"])
+    seeds = root / "ring" / "nonsaturating" / "seeds" / "top1"
+    assert json.loads((seeds / "trial.json").read_text())["trial"] == best["trial"]
+    seed_records = {p.parent.name: json.loads(p.read_text()) for p in seeds.glob("*/summary.json")}
+    assert sorted(seed_records) == ["s5", "s6"]
+    assert {r["seed"] for r in seed_records.values()} == {5, 6}
+    lr = float(best["trial"]["params"]["optimizer.generator.lr"])
+    assert all(f"lr: {lr}" in (seeds / s / "config.yaml").read_text() for s in seed_records)
+    # rerun: no new trial, no new run
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")}
+    again = study(spec, root)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "search, " not in again.stdout  # no trial left to run
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")} == before
+
+
+def test_best_trials_respect_direction_and_skip_failures(tmp_path):
+    def record(name, status, value, direction):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "summary.json").write_text(json.dumps({
+            "status": status, "iterations": 1, "seed": 0, "choices": {}, "metrics": {"m": value},
+            "directions": {"m": direction}, "trial": {"number": 0, "params": {"x": name}}}))  # fmt: skip
+
+    record("a", "completed", 1.0, "max")
+    record("b", "completed", 3.0, "max")
+    record("c", "diverged", 9.0, "max")
+    record("d", "completed", 2.0, "max")
+    assert [p.name for p, _ in best_trials(tmp_path, "m", 2)] == ["b", "d"]
+    assert trial_overrides(best_trials(tmp_path, "m", 1)[0][1]) == ["x=b"]
+
+
+def test_a_bad_study_file_is_named(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: x\ndatasets: [ring]\ntrials: 2\ntop_k: 3\nseeds: [1]\nlosses: {}\n")
+    with pytest.raises(StudyError, match="top_k=3 is more than trials=2"):
+        load_study_file(spec)
+
+
+def test_a_four_trial_search_records_the_metric_and_a_failing_trial(tmp_path):
+    """Through ganbench-train and the Optuna sweeper: trials with a negative penalty weight are
+    refused (a user error), recorded as failed and counted at the worst value; the search goes on."""
+    import optuna
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    storage = tmp_path / "optuna.db"
+    cmd = [sys.executable, "-m", "ganbench.train", "-m", "hparams_search=wasserstein_gp", "iterations=10",
+           "eval.every=null", "checkpoint.every=null", "trainer.enable_progress_bar=false",
+           "hydra.sweeper.n_trials=4", f"hydra.sweeper.storage=sqlite:///{storage}", "hydra.sweeper.study_name=s",
+           "regularizer.weight=choice(-1.0, 1.0)", f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    trials = optuna.load_study(study_name="s", storage=f"sqlite:///{storage}").trials
+    assert len(trials) == 4
+    assert {t.params["regularizer.weight"] for t in trials} == {-1.0, 1.0}  # (the sampler is seeded)
+    records = {
+        int(p.parent.name.split("_")[0]): json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/summary.json")
+    }
+    assert len(records) == 4
+    for trial in trials:
+        record = records[trial.number]
+        if trial.params["regularizer.weight"] < 0:
+            assert record["status"] == "failed" and "weight" in record["error"]
+            assert trial.value == float("inf")  # reverse_kl is minimised: the worst value
+        else:
+            assert record["status"] == "completed"
+            assert trial.value == pytest.approx(record["metrics"]["reverse_kl"])
+            assert record["trial"]["number"] == trial.number
