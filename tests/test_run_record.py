@@ -52,9 +52,9 @@ def test_recorder_on_other_ranks_writes_nothing(tmp_path):
     [
         ({"status": "completed"}, "lacks the required field(s) iterations"),
         ({"status": "done", "iterations": 1, "seed": 0, "choices": {}, "metrics": {}}, "unknown status 'done'"),
-        ({"status": "completed", "iterations": "5", "seed": 0, "choices": {}, "metrics": {}}, "iterations must be a non-negative integer"),
-        ({"status": "completed", "iterations": 5, "seed": 0, "choices": [], "metrics": {}}, "choices must be an object"),
-        ({"status": "completed", "iterations": 5, "seed": 0, "choices": {}, "metrics": {"fid": "x"}}, "metric fid must be a number"),
+        ({"status": "completed", "iterations": "5", "seed": 0, "choices": {}, "metrics": {}}, "iterations must be"),
+        ({"status": "completed", "iterations": 5, "seed": 0, "choices": [], "metrics": {}}, "choices must be"),
+        ({"status": "completed", "iterations": 5, "seed": 0, "choices": {}, "metrics": {"fid": "x"}}, "fid must"),
         ({"status": "completed", "iterations": 5, "seed": 0, "choices": {}, "metrics": {}, "directions": {"a": "up"}},
          "direction of a must be"),
     ],
