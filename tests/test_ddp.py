@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
+from ganbench import load_run
 from ganbench.evaluation.toy import mode_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,18 +49,10 @@ def test_one_summary_one_set_of_outputs(ddp_run):
 
 
 def test_metrics_equal_those_of_the_gathered_samples(ddp_run):
-    cfg = OmegaConf.load(ddp_run / "config.yaml")
-    ckpt = torch.load(ddp_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    g = instantiate(cfg.model.generator)
-    prefix = "generator_ema.module."
-    g.load_state_dict({k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
-    g.eval()
+    run = load_run(ddp_run)  # the EMA generator, in eval mode
+    cfg = run.config
     per_rank = N // 2
-    with torch.no_grad():
-        parts = [
-            g(torch.randn((per_rank, g.latent_dim), generator=torch.Generator().manual_seed(cfg.eval.seed + rank)))
-            for rank in (0, 1)
-        ]
+    parts = [run.sample(per_rank, seed=cfg.eval.seed + rank) for rank in (0, 1)]
     samples = torch.cat(parts)
     dm = instantiate(cfg.dataset)
     expected = mode_metrics(samples, dm.mixture.centers, dm.mixture.sigma)

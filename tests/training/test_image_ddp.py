@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
+
+from ganbench import load_run
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 301  # not a multiple of the world size: the last rank's share is padded, then cut
@@ -38,18 +39,10 @@ def test_ddp_image_metrics_are_those_of_the_gathered_samples(ddp_digits):
     summary = json.loads((ddp_digits / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["iterations"] == 6
     assert Path(summary["sample_grid"]).name == "samples_000006.png"
-    cfg = OmegaConf.load(ddp_digits / "config.yaml")
-    ckpt = torch.load(ddp_digits / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    g = instantiate(cfg.model.generator)
-    prefix = "generator_ema.module."
-    g.load_state_dict({k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)})
-    g.eval()
+    run = load_run(ddp_digits)  # the EMA generator, in eval mode
+    cfg = run.config
     per_rank = -(-N // 2)
-    with torch.no_grad():
-        parts = []
-        for rank in range(2):
-            z = torch.randn(per_rank, g.latent_dim, generator=torch.Generator().manual_seed(cfg.eval.seed + rank))
-            parts.append(g(z))
+    parts = [run.sample(per_rank, seed=cfg.eval.seed + rank) for rank in range(2)]
     samples = torch.cat(parts)[:N]
     expected = instantiate(cfg.dataset).evaluator(N).metrics(samples)
     got = summary["metrics"]
