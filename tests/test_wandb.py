@@ -111,11 +111,15 @@ def test_offline_sweep_logs_config_and_metrics_and_finishes_every_job(no_credent
         assert run.display_name == f"{loss}-ring-s7"
         assert list(run.tags) == [loss, "none", "ring"]
         assert run.run_group == sweep.name and run.job_type == "train" and run.project == "ganbench"
-        # the full resolved config, as in the run's config.yaml, plus the config-group choices
-        assert {k: v for k, v in wb["config"].items() if k not in ("_wandb", "choices")} == OmegaConf.to_container(
+        # the full resolved config, as in the run's config.yaml, plus the config-group choices, the
+        # objective as it ran and the search trial (none here)
+        extra = ("_wandb", "choices", "objective", "trial")
+        assert {k: v for k, v in wb["config"].items() if k not in extra} == OmegaConf.to_container(
             OmegaConf.load(job / "config.yaml")
         )
         assert wb["config"]["choices"]["loss"] == loss and wb["config"]["seed"] == 7
+        assert wb["config"]["objective"] == {"loss": loss, "regularizer": "none"}
+        assert wb["config"].get("trial") is None
         assert wb["config"]["optimizer"]["generator"]["lr"] == pytest.approx(1e-3)
 
         # every metric logged to metrics.csv is in the W&B history, at the same iteration, with the same value

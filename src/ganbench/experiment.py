@@ -318,7 +318,7 @@ def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool)
         objective=objective(cfg, names),
         resumed_from=resumed_from,
         previous=previous,
-        trial=_trial(cfg),
+        trial=trial_of(cfg),
     )
     try:
         exp = build(cfg, run_dir)
@@ -373,7 +373,7 @@ def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool)
     return recorder.record.to_dict()
 
 
-def _trial(cfg: DictConfig) -> dict[str, Any] | None:
+def trial_of(cfg: DictConfig) -> dict[str, Any] | None:
     """The hyperparameter-search trial this run is (number and sampled values), when a sweeper set one."""
     from hydra.core.hydra_config import HydraConfig
 

@@ -129,8 +129,12 @@ def wandb_logger(
     from lightning.pytorch.loggers import WandbLogger
 
     from ganbench.experiment import choices as config_choices
+    from ganbench.experiment import trial_of
+    from ganbench.identity import objective
 
     picked = config_choices(run_cfg)
+    ran = objective(run_cfg, picked)
+    named = {**picked, **ran}  # tags and names carry the objective as it ran (my_pkg.MyLoss, least_squares(a=-1, c=0))
     resolved_mode = resolve_mode(mode)
     if resolved_mode == "offline" and log_model:
         raise ValueError("logger.wandb.log_model needs an online run (checkpoints cannot be uploaded offline)")
@@ -138,15 +142,15 @@ def wandb_logger(
         "project": project,
         "entity": entity,
         "group": group if group is not None else sweep_group(_hydra_node(run_cfg)),
-        "tags": list(tags) if tags is not None else run_tags(picked),
+        "tags": list(tags) if tags is not None else run_tags(named),
         "job_type": job_type,
-        "config": run_config(run_cfg, picked),
+        "config": {**run_config(run_cfg, picked), "objective": ran, "trial": trial_of(run_cfg)},
         **init_kwargs,
     }
     if resolved_mode is not None:
         kwargs["mode"] = resolved_mode
     logger = WandbLogger(
-        name=name if name is not None else run_name(picked, int(run_cfg.seed)),
+        name=name if name is not None else run_name(named, int(run_cfg.seed)),
         save_dir=save_dir,
         log_model=log_model,
         **kwargs,
