@@ -23,6 +23,7 @@ The study file (YAML)::
     seeds: [100, 101, 102, 103, 104]   # … each re-run on these seeds
     overrides: [iterations=10000, eval.every=2500]   # for every run
     launcher: [hydra/launcher=joblib]                  # optional: how each sweep runs its jobs
+    search_overrides: [hydra.sweeper.n_jobs=2]         # optional: for the searches only (trials at once)
     losses:
       nonsaturating: {search: sigmoid}
       minimax: {search: sigmoid, overrides: [loss=minimax]}
@@ -149,6 +150,7 @@ def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[s
                     f"hydra.sweeper.sampler.seed={int(spec.get('search_seed', 0)) + done}",
                     f"hydra.sweep.dir={where / 'search' / f'from{done:04d}'}",
                     "hydra.sweep.subdir=${hydra.job.num}",
+                    *map(str, spec.get("search_overrides") or []),
                 ]  # fmt: skip
                 if wandb:
                     args.append("logger.wandb.job_type=search")
