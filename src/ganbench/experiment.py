@@ -26,6 +26,7 @@ from ganbench.training.callbacks import (
     IterationCheckpoint,
     IterationProgressBar,
 )
+from ganbench.training.distributed import trainer_arguments, with_per_process_batch
 from ganbench.training.module import GANModule, NonFiniteError
 from ganbench.validation import validate_config
 from ganbench.wandb_support import image_callbacks
@@ -83,6 +84,7 @@ def choices(cfg: DictConfig) -> dict[str, str]:
 
 def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     run_dir = Path(run_dir)
+    cfg = with_per_process_batch(cfg)  # batch_size_is=global: each DDP process draws batch_size / processes
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.dataset)
     generator = instantiate(cfg.model.generator)
@@ -112,7 +114,12 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         real_sampler=sampler,
     )
     evaluation = EvaluationCallback(
-        datamodule.evaluator(cfg.eval.num_samples), cfg.eval.every, run_dir / "plots", seed=cfg.eval.seed
+        datamodule.evaluator(cfg.eval.num_samples),
+        cfg.eval.every,
+        run_dir / "plots",
+        seed=cfg.eval.seed,
+        repeats=cfg.eval.repeats,
+        track_best=cfg.eval.best,
     )
     checkpoint = IterationCheckpoint(run_dir / "checkpoints", cfg.checkpoint.every)
     interrupt = GracefulInterrupt()
@@ -125,7 +132,7 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.accelerator),
-        **OmegaConf.to_container(cfg.trainer),
+        **trainer_arguments(cfg.trainer, cfg.accelerator, generator, discriminator),  # sync_batchnorm resolved
         max_steps=cfg.iterations * (cfg.n_critic + 1),
         max_epochs=1,
         logger=loggers or False,
@@ -252,7 +259,9 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         if exp is not None:
             summary["iterations"] = summary.get("diverged_at", exp.module.iteration + 1) - 1
             summary["metrics"] = exp.evaluation.last_metrics or previous.get("metrics", {})
-            summary["directions"] = dict(exp.evaluation.evaluator.directions)
+            summary["directions"] = exp.evaluation.directions
+            if exp.evaluation.best_at:
+                summary["best_at"] = exp.evaluation.best_at
             summary["info"] = exp.evaluation.evaluator.info()
             summary["evaluated_at"] = exp.evaluation.last_iteration or previous.get("evaluated_at")
             summary["plot"] = str(exp.evaluation.last_plot) if exp.evaluation.last_plot else previous.get("plot")
