@@ -69,3 +69,16 @@ def test_best_is_the_best_evaluation_row(run):
     assert running == pytest.approx(np.minimum.accumulate(kl).tolist())
     saved = json.loads((run_dir / "summary.json").read_text())
     assert saved["metrics"]["best_reverse_kl"] == m["best_reverse_kl"] and not math.isnan(m["reverse_kl_seed_std"])
+
+
+def test_best_values_are_kept_in_the_checkpoint_for_resuming(run):
+    summary, run_dir = run
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    (state,) = [v for k, v in ckpt["callbacks"].items() if "EvaluationCallback" in k]
+    assert state["best"]["best"]["reverse_kl"] == summary["metrics"]["best_reverse_kl"]
+    assert state["best"]["at"] == summary["best_at"]
+    from ganbench.training.callbacks import EvaluationCallback
+
+    restored = EvaluationCallback(None, 100, run_dir, track_best=True)
+    restored.load_state_dict(state)
+    assert restored.best_at == summary["best_at"]
