@@ -82,3 +82,15 @@ def test_best_values_are_kept_in_the_checkpoint_for_resuming(run):
     restored = EvaluationCallback(None, 100, run_dir, track_best=True)
     restored.load_state_dict(state)
     assert restored.best_at == summary["best_at"]
+
+
+def test_compare_reports_the_seed_spread_and_the_best_values(run, tmp_path):
+    from ganbench.compare import compare
+
+    summary, run_dir = run
+    result = compare([run_dir], ["loss"], tmp_path / "cmp", False)
+    header = result.table.splitlines()[0]
+    for column in ("reverse_kl ↓", "reverse_kl_seed_std", "best_reverse_kl ↓", "best_high_quality ↑"):
+        assert column in header, column
+    stats = result.stats[0].metrics
+    assert stats["reverse_kl_seed_std"].mean == pytest.approx(summary["metrics"]["reverse_kl_seed_std"])
