@@ -36,7 +36,7 @@ def test_required_options_exist():
 @pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in options(g)])
 def test_every_option_composes(group, option):
     # image models take their shape from an image dataset (${dataset.channels}, ${dataset.resolution})
-    image_model = group == "model" and option in ("dcgan", "resnet")
+    image_model = group == "model" and option in ("dcgan", "resnet", "infogan")
     cfg = compose([f"{group}={option}", *(["dataset=digits"] if image_model else [])])
     assert cfg.hydra.runtime.choices[group] == option
     node = cfg[group]

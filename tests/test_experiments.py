@@ -85,7 +85,7 @@ def test_digits_study_same_networks_for_every_loss():
 
 
 @needs_images
-def test_cifar10_dcgan_preset_evaluates_like_lucic_et_al():
+def test_cifar10_dcgan_preset_evaluates_on_the_10k_test_images():
     cfg = compose(["+experiment=cifar10_dcgan"])
     assert (cfg.eval.num_samples, cfg.dataset.evaluation.num_real, cfg.dataset.evaluation.split) == (
         10000, 10000, "test")  # fmt: skip
@@ -119,6 +119,7 @@ def test_linear_decay_of_the_sngan_preset_reaches_zero_at_the_last_iteration():
 
 def test_every_study_has_a_readme_with_its_command():
     for name, study in [("toy_loss_study", "toy_loss_study"), ("digits_loss_study", "digits_loss_study"),
-                        ("cifar10_dcgan", "cifar10"), ("cifar10_sngan", "cifar10")]:  # fmt: skip
+                        ("cifar10_dcgan", "cifar10"), ("cifar10_sngan", "cifar10"),
+                        ("cifar10_lucic", "cifar10")]:  # fmt: skip
         readme = (ROOT / "experiments" / study / "README.md").read_text()
         assert f"+experiment={name}" in readme

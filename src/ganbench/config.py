@@ -25,6 +25,18 @@ def _objective_dir_name(group: str, *, _root_):
 OmegaConf.register_new_resolver("ganbench_objective", _objective_dir_name, replace=True)
 
 
+def ceil_div(total: int, per: int) -> int:
+    """⌈total / per⌉: e.g. GAN iterations covering ``total`` discriminator steps at ``per`` = n_critic
+    D steps per iteration (``iterations: ${ganbench_ceil_div:78125,${n_critic}}``)."""
+    total, per = int(total), int(per)
+    if per < 1:
+        raise ValueError(f"ganbench_ceil_div: the divisor must be >= 1 (n_critic?), got {per}")
+    return -(-total // per)
+
+
+OmegaConf.register_new_resolver("ganbench_ceil_div", ceil_div, replace=True)
+
+
 def conf_dir() -> Path:
     """The ``conf/`` directory: inside the installed wheel, or at the top of a source checkout."""
     here = Path(__file__).resolve().parent

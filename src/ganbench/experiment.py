@@ -32,6 +32,7 @@ from ganbench.training.callbacks import (
     IterationCheckpoint,
     IterationProgressBar,
 )
+from ganbench.training.distributed import trainer_arguments, with_per_process_batch
 from ganbench.training.module import GANModule, NonFiniteError, preserved_rng
 from ganbench.validation import ConfigError, validate_config
 from ganbench.wandb_support import image_callbacks
@@ -109,6 +110,7 @@ def _building(what: str) -> Iterator[None]:
 
 def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     run_dir = Path(run_dir)
+    cfg = with_per_process_batch(cfg)  # batch_size_is=global: each DDP process draws batch_size / processes
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     with _building(f"dataset ({cfg.dataset.get('_target_')})"):
         # the run length is the root key's: a run extended with resume=… iterations=N reads it from there
@@ -150,7 +152,14 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     # the training RNG streams, so a cold and a warm cache train identically.
     with _building("evaluation"), preserved_rng():
         evaluator = datamodule.evaluator(cfg.eval.num_samples)
-    evaluation = EvaluationCallback(evaluator, cfg.eval.every, run_dir / "plots", seed=cfg.eval.seed)
+    evaluation = EvaluationCallback(
+        evaluator,
+        cfg.eval.every,
+        run_dir / "plots",
+        seed=cfg.eval.seed,
+        repeats=cfg.eval.repeats,
+        track_best=cfg.eval.best,
+    )
     checkpoint = IterationCheckpoint(run_dir / "checkpoints", cfg.checkpoint.every)
     interrupt = GracefulInterrupt()
     callbacks = [evaluation, interrupt, checkpoint]  # interrupt before checkpoint: see GracefulInterrupt
@@ -162,7 +171,7 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.accelerator),
-        **OmegaConf.to_container(cfg.trainer),
+        **trainer_arguments(cfg.trainer, cfg.accelerator, generator, discriminator),  # sync_batchnorm resolved
         max_steps=cfg.iterations * (cfg.n_critic + 1),
         # the run ends at max_steps; no epoch limit, so that a finished run can be extended (resume= iterations=N)
         max_epochs=-1,
@@ -336,7 +345,7 @@ def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool)
             truncate_metrics(run_dir / "metrics.csv", resumed_from)
     recorder.start(**record_args)
     evaluator = exp.evaluation.evaluator
-    recorder.update(directions=dict(evaluator.directions), info=dict(evaluator.info()))
+    recorder.update(directions=dict(exp.evaluation.directions), info=dict(evaluator.info()))
     try:
         exp.trainer.fit(exp.module, datamodule=exp.datamodule, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
         status = "interrupted" if exp.interrupt.received else "completed"
@@ -352,6 +361,7 @@ def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool)
     results = dict(
         iterations=(error.iteration - 1) if isinstance(error, NonFiniteError) else exp.module.iteration,
         metrics=exp.evaluation.last_metrics or recorder.record.metrics,
+        directions=dict(exp.evaluation.directions),
         evaluated_at=exp.evaluation.last_iteration or recorder.record.evaluated_at,
         plot=str(exp.evaluation.last_plot) if exp.evaluation.last_plot else recorder.record.plot,
         checkpoint=str(exp.checkpoint.last_path) if exp.checkpoint.last_path else None,
@@ -359,6 +369,8 @@ def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool)
     )
     if getattr(evaluator, "draws_grid", False):
         results["sample_grid"] = results["plot"]
+    if exp.evaluation.best_at:
+        results["best_at"] = exp.evaluation.best_at
     for logger in exp.trainer.loggers:
         logger.save()
     if status == "completed":

@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from ganbench.models.latent import sample_latent
 from ganbench.rundir import load_checkpoint
 from ganbench.summary import RunRecord, load_record
 
@@ -43,9 +44,10 @@ class LoadedRun:
         else:
             rng.manual_seed(seed)
         dim = int(self.generator.latent_dim)
+        distribution = getattr(self.generator, "latent_distribution", "normal")
         return torch.cat(
             [
-                self.generator(torch.randn((min(chunk, n - i), dim), device=device, generator=rng))
+                self.generator(sample_latent(distribution, min(chunk, n - i), dim, device, rng))
                 for i in range(0, n, chunk)
             ]
         )

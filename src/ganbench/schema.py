@@ -28,6 +28,8 @@ class EvalSchema:
     num_samples: int = 2500
     seed: int = 1234
     metrics: Optional[list[str]] = None  # noqa: UP045
+    repeats: int = 1  # evaluations per eval point, each with its own latent seed: metric = mean, <m>_seed_std
+    best: bool = False  # also record best_<metric> over the evaluations of the run (metric directions)
 
 
 @dataclass
@@ -48,6 +50,7 @@ class TrainSchema:
     seed: int = 0
     iterations: int = 2500
     batch_size: int = 256
+    batch_size_is: str = "per_process"  # or "global": batch_size is split over the DDP processes
     n_critic: int = 1
     log_every: int = 10
     grad_clip: Optional[float] = None  # noqa: UP045

@@ -51,7 +51,7 @@ def _check_model_fits_dataset(cfg: DictConfig) -> None:
         missing = str(err).splitlines()[0]
         raise ConfigError(
             f"{generator} takes its shape from the dataset, but the dataset ({dataset}) has none ({missing}). "
-            "Image models (model=dcgan, model=resnet) need an image dataset: dataset=digits, mnist, fashion_mnist, "
+            "Image models (model=dcgan, resnet, infogan) need an image dataset: dataset=digits, mnist, fashion_mnist, "
             "cifar10, celeba or folder; for the 2-D toy datasets use model=mlp."
         ) from None
 
@@ -114,6 +114,10 @@ def validate_config(cfg: DictConfig) -> None:
         )
     if _class_attr(cfg.regularizer, "uses_input_gradients", False):
         errors.extend(_penalty_on_batchnorm_critic(cfg))
+    need(cfg.eval.get("repeats", 1) >= 1, f"eval.repeats must be >= 1, got {cfg.eval.get('repeats')}")
+    from ganbench.training.distributed import distributed_errors
+
+    errors.extend(distributed_errors(cfg))  # batch_size_is, trainer.sync_batchnorm
     if errors:
         raise ConfigError("invalid config: " + "; ".join(errors))
 

@@ -35,17 +35,22 @@ class GradientPenalty(Regularizer):
 
     ``weight`` is λ (10 in the paper). Pairs of real and fake samples are interpolated with one ε
     per sample, broadcast over the sample's other dimensions.
+
+    ``target_norm`` k replaces the 1 in (‖∇‖ − k)². It matters when the data are scaled: a critic
+    trained on x = 2u − 1 ∈ [−1, 1] has ∇ₓD = ½∇ᵤD, so λ = 10, k = 1 in u ∈ [0, 1] (compare_gan's
+    images) is λ = 40, k = ½ in x: 40·(‖∇ₓD‖ − ½)² = 10·(‖∇ᵤD‖ − 1)².
     """
 
     name = "gp"
     uses_input_gradients = True
 
-    def __init__(self, weight: float = 10.0) -> None:
+    def __init__(self, weight: float = 10.0, target_norm: float = 1.0) -> None:
         self.weight = _check_weight("weight", weight)
+        self.target_norm = _check_weight("target_norm", target_norm)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
         _, grad = input_gradient(discriminator, interpolate(real, fake))
-        return self.weight * (grad.norm(2, dim=1) - 1.0).square().mean()
+        return self.weight * (grad.norm(2, dim=1) - self.target_norm).square().mean()
 
 
 class OneSidedGradientPenalty(Regularizer):

@@ -11,7 +11,9 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 
+from ganbench.evaluation.aggregate import BestTracker, best_directions, combine_repeats, repeat_directions
 from ganbench.slurm import requeue_signals
+from ganbench.training.distributed import broadcast_buffers
 from ganbench.training.image_logging import log_image
 from ganbench.training.module import GANModule, preserved_rng
 
@@ -30,16 +32,58 @@ class EvaluationCallback(Callback):
     ``info() -> dict`` (facts about the benchmark that are not metrics). The plot is also sent to
     the loggers that show images (TensorBoard, W&B). Evaluation never draws from the training RNG
     streams: they are restored afterwards, whatever the evaluator does (cache misses included).
+
+    ``repeats`` > 1 draws that many sample sets per evaluation (latent seeds ``seed + r``; under
+    DDP ``seed + r·world + rank``) and reports each metric's mean with ``<metric>_seed_std`` (as
+    Mimicry's FID ± std over 3 seeds). ``track_best`` adds ``best_<metric>``, the best value over
+    the run's evaluations so far by the evaluator's ``directions`` (``best_at`` says when; kept in
+    checkpoints). Under DDP every rank first takes rank 0's buffers (BatchNorm statistics), so all
+    ranks sample from the same generator.
     """
 
-    def __init__(self, evaluator: Any, every: int | None, plot_dir: Path, seed: int = 1234) -> None:
+    def __init__(
+        self,
+        evaluator: Any,
+        every: int | None,
+        plot_dir: Path,
+        seed: int = 1234,
+        repeats: int = 1,
+        track_best: bool = False,
+    ) -> None:
+        if repeats < 1:
+            raise ValueError(f"eval.repeats must be >= 1, got {repeats}")
         self.evaluator = evaluator
         self.every = every
         self.plot_dir = Path(plot_dir)
         self.seed = seed
+        self.repeats = int(repeats)
+        self.best = BestTracker() if track_best else None
         self.last_metrics: dict[str, float] = {}
         self.last_plot: Path | None = None
         self.last_iteration: int | None = None
+
+    @property
+    def directions(self) -> dict[str, str | None]:
+        """The evaluator's metric directions plus those of ``<metric>_seed_std`` and ``best_<metric>``."""
+        base = dict(self.evaluator.directions)
+        out = dict(base)
+        if self.repeats > 1:
+            out.update(repeat_directions(base))
+        if self.best is not None:
+            out.update(best_directions(base))
+        return out
+
+    @property
+    def best_at(self) -> dict[str, int]:
+        """Iteration of each ``best_<metric>`` (empty without ``track_best``)."""
+        return dict(self.best.at) if self.best is not None else {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best.state_dict()} if self.best is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if self.best is not None and "best" in state_dict:
+            self.best.load_state_dict(state_dict["best"])
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
         iteration = pl_module.iteration
@@ -51,8 +95,15 @@ class EvaluationCallback(Callback):
             return self._evaluate(trainer, pl_module, iteration)
 
     def _evaluate(self, trainer: L.Trainer, pl_module: GANModule, iteration: int) -> dict[str, float]:
-        samples = self.gathered_samples(trainer, pl_module)
-        metrics = self.evaluator.metrics(samples)
+        broadcast_buffers(pl_module)  # every rank samples with rank 0's BatchNorm statistics
+        results, samples = [], None
+        for repeat in range(self.repeats):
+            drawn = self.gathered_samples(trainer, pl_module, repeat)
+            results.append(self.evaluator.metrics(drawn))
+            samples = drawn if samples is None else samples  # the plot shows the first draw
+        metrics = combine_repeats(results, self.evaluator.directions)
+        if self.best is not None:
+            metrics.update(self.best.update(metrics, self.evaluator.directions, iteration))
         pl_module.log_metrics(metrics, iteration)
         if trainer.is_global_zero:
             title = f"{type(pl_module.loss).__name__}, iteration {iteration}: " + ", ".join(
@@ -63,13 +114,14 @@ class EvaluationCallback(Callback):
         self.last_metrics, self.last_iteration = metrics, iteration
         return metrics
 
-    def gathered_samples(self, trainer: L.Trainer, pl_module: GANModule):
-        """``num_samples`` samples: one process draws them with ``seed``; under DDP each rank draws
-        its share with ``seed + rank`` and every rank gets all of them, in rank order."""
+    def gathered_samples(self, trainer: L.Trainer, pl_module: GANModule, repeat: int = 0):
+        """``num_samples`` samples: one process draws them with ``seed + repeat``; under DDP each rank
+        draws its share with ``seed + repeat·world + rank`` and every rank gets all of them, in rank order."""
         n, world = self.evaluator.num_samples, trainer.world_size
+        seed = self.seed + repeat * world
         if world == 1:
-            return pl_module.sample(n, seed=self.seed)
-        local = pl_module.sample(-(-n // world), seed=self.seed + trainer.global_rank)
+            return pl_module.sample(n, seed=seed)
+        local = pl_module.sample(-(-n // world), seed=seed + trainer.global_rank)
         return pl_module.all_gather(local).flatten(0, 1)[:n]
 
 
@@ -88,6 +140,7 @@ class IterationCheckpoint(Callback):
             logger.save()
         path = self.dirpath / name
         tmp = path.with_name(path.name + ".tmp")
+        broadcast_buffers(trainer.lightning_module)  # the checkpoint's BatchNorm statistics are every rank's
         trainer.save_checkpoint(tmp, weights_only=False)
         if trainer.is_global_zero:
             os.replace(tmp, path)

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from ganbench.losses.base import GANLoss
+from ganbench.models.latent import sample_latent
 from ganbench.regularizers.base import NoRegularizer, Regularizer
 from ganbench.training.ema import EMAGenerator
 
@@ -167,7 +168,9 @@ class GANModule(L.LightningModule):
         return int(self.generator.latent_dim)
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return torch.randn((n, self.latent_dim), device=self.device, generator=generator)
+        """``n`` latents from the generator's ``latent_distribution`` (N(0, I) when it declares none)."""
+        distribution = getattr(self.generator, "latent_distribution", "normal")
+        return sample_latent(distribution, n, self.latent_dim, self.device, generator)
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int | None = None, use_ema: bool = True, chunk: int = 2048) -> Tensor:

@@ -1,0 +1,38 @@
+"""Latent distributions of the generators: z ~ N(0, I) (the default) or z ~ U(−1, 1)^d.
+
+A generator declares its own with a ``latent_distribution`` attribute (``"normal"`` when absent);
+the training loop and the evaluation draw every latent through :func:`sample_latent`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ganbench.validation import ConfigError
+
+LATENT_DISTRIBUTIONS = ("normal", "uniform")
+
+
+def check_latent_distribution(name: str, key: str = "model.generator.latent_distribution") -> str:
+    """``name`` if it is a known latent distribution, else a :class:`ConfigError` naming ``key``."""
+    if name not in LATENT_DISTRIBUTIONS:
+        raise ConfigError(f"{key}={name!r} is not an option: choose one of {', '.join(LATENT_DISTRIBUTIONS)}")
+    return name
+
+
+def sample_latent(
+    distribution: str,
+    n: int,
+    dim: int,
+    device: torch.device | str | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """``n`` latent vectors of ``dim`` dimensions: ``normal`` N(0, I), or ``uniform`` U(−1, 1)
+    per coordinate (Lucic et al. 2018's z, drawn as 2·U(0, 1) − 1)."""
+    if distribution == "normal":
+        return torch.randn((n, dim), device=device, generator=generator)
+    if distribution == "uniform":
+        return torch.rand((n, dim), device=device, generator=generator).mul_(2).sub_(1)
+    check_latent_distribution(distribution)
+    raise AssertionError("unreachable")
