@@ -52,7 +52,7 @@ def test_toy_study_sweeps_datasets_variants_and_seeds():
     assert (cfg.iterations, cfg.eval.every, cfg.eval.num_samples, cfg.checkpoint.every) == (2000, 500, 2500, None)
     # the sweep directory names say dataset, loss, regularizer and seed
     subdir = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)["subdir"]
-    assert "${hydra.runtime.choices.dataset}_${hydra.runtime.choices.loss}" in subdir
+    assert "${hydra.runtime.choices.dataset}_${ganbench_objective:loss}_${ganbench_objective:regularizer}" in subdir
 
 
 @pytest.mark.parametrize("variant", sorted(TOY_VARIANTS))
