@@ -74,24 +74,27 @@ def basic_sweep(tmp_path_factory) -> Path:
 
 def test_failing_job_is_recorded_and_the_sweep_goes_on(basic_sweep):
     found = summaries(basic_sweep)
-    assert list(found) == ["0_nonsaturating_gp_s3", "1_nonsaturating_gp_s3", "2_nonsaturating_gp_s3"]
+    # directories are named by the objective as it ran: the penalty weight is part of it
+    assert list(found) == ["0_nonsaturating_gp_weight1_s3", "1_nonsaturating_gp_weight-1_s3", "2_nonsaturating_gp_weight2_s3"]
     first, bad, last = found.values()
     assert first["status"] == "completed" and last["status"] == "completed"
     assert first["iterations"] == last["iterations"] == 10
     assert bad["status"] == "failed"
     assert "weight" in bad["error"] and "-1" in bad["error"]
+    # the refused job wrote its failed record and nothing else
+    assert sorted(p.name for p in (basic_sweep / "1_nonsaturating_gp_weight-1_s3").iterdir()) == ["summary.json"]
     # each job ran its own overrides in its own directory
-    overrides = [(basic_sweep / name / ".hydra" / "overrides.yaml").read_text() for name in found]
-    assert ["regularizer.weight=1" in overrides[0], "regularizer.weight=-1" in overrides[1]] == [True, True]
-    assert "regularizer.weight=2" in overrides[2]
-    assert d_losses(basic_sweep / "0_nonsaturating_gp_s3") != d_losses(basic_sweep / "2_nonsaturating_gp_s3")
+    names = list(found)
+    overrides = [(basic_sweep / name / ".hydra" / "overrides.yaml").read_text() for name in (names[0], names[2])]
+    assert "regularizer.weight=1" in overrides[0] and "regularizer.weight=2" in overrides[1]
+    assert d_losses(basic_sweep / names[0]) != d_losses(basic_sweep / names[2])
 
 
 def test_compare_reads_the_real_sweep(basic_sweep, tmp_path):
     result = compare([basic_sweep], by=["regularizer.weight"], out=tmp_path, plots=False)
     rates = {s.key: (s.n, s.failure_rate) for s in result.stats}
     assert rates == {("-1",): (1, 1.0), ("1",): (1, 0.0), ("2",): (1, 0.0)}
-    first = summaries(basic_sweep)["0_nonsaturating_gp_s3"]["metrics"]
+    first = summaries(basic_sweep)["0_nonsaturating_gp_weight1_s3"]["metrics"]
     stats = {s.key: s for s in result.stats}[("1",)].metrics
     assert stats["reverse_kl"].mean == pytest.approx(first["reverse_kl"])
 
@@ -109,9 +112,11 @@ def test_joblib_launcher_runs_jobs_in_parallel_with_one_thread_each(basic_sweep,
     for name in found:
         assert "1 torch thread(s) per job" in (tmp_path / name / "train.log").read_text()
     # same seed and config as the sequential sweep's first job: the same run
-    same = found["0_nonsaturating_gp_s3"]
-    assert same["metrics"] == summaries(basic_sweep)["0_nonsaturating_gp_s3"]["metrics"]
-    assert d_losses(tmp_path / "0_nonsaturating_gp_s3") == d_losses(basic_sweep / "0_nonsaturating_gp_s3")
+    same = found["0_nonsaturating_gp_weight1_s3"]
+    assert same["metrics"] == summaries(basic_sweep)["0_nonsaturating_gp_weight1_s3"]["metrics"]
+    assert d_losses(tmp_path / "0_nonsaturating_gp_weight1_s3") == d_losses(
+        basic_sweep / "0_nonsaturating_gp_weight1_s3"
+    )
 
 
 def submitit_task_pids(folder: Path) -> list[int]:

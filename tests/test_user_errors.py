@@ -41,7 +41,7 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> Non
         (["dataset=folder", "model=dcgan", "dataset.root=/nonexistent/images"], ["/nonexistent/images"]),
         (["+experiment=digits", "dataset.evaluation.inception=false", "dataset.evaluation.domain=false"],
          ["inception=true or domain=true"]),
-        (["loss._target_=no_such_module.Loss"], ["loss (no_such_module.Loss)"]),
+        (["loss._target_=no_such_module.Loss"], ["loss._target_=no_such_module.Loss cannot be imported"]),
         (["loss=least_squares", "+loss.aa=1"], ["loss", "aa"]),
     ],
 )  # fmt: skip

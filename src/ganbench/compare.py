@@ -197,8 +197,11 @@ class Run:
             return choices[key]
         if key in self.summary and not isinstance(self.summary[key], (dict, list)):
             return self.summary[key]
-        if self.config is not None:
-            found = OmegaConf.select(self.config, key, default=None, throw_on_missing=False)
+        config = self.config
+        if config is None and isinstance(self.summary.get("config"), dict):  # a job refused before it ran
+            config = OmegaConf.create(self.summary["config"])
+        if config is not None:
+            found = OmegaConf.select(config, key, default=None, throw_on_missing=False)
             if found is not None and not OmegaConf.is_config(found):
                 return found
         return None

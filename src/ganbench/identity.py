@@ -22,6 +22,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from ganbench.config import conf_dir
+from ganbench.validation import locate
 
 OBJECTIVE_GROUPS = ("loss", "regularizer")
 
@@ -43,11 +44,9 @@ def _same_class(a: str | None, b: str | None) -> bool:
         return True
     if not a or not b:
         return False
-    from hydra.utils import get_class
-
     try:
-        return get_class(a) is get_class(b)
-    except Exception:
+        return locate(a) is locate(b)
+    except ImportError:
         return False
 
 
@@ -62,11 +61,9 @@ def _option(group: str, choice: str | None) -> dict[str, Any] | None:
 
 
 def _constructor_defaults(target: str) -> dict[str, Any]:
-    from hydra.utils import get_object
-
     try:
-        params = inspect.signature(get_object(target)).parameters.values()
-    except Exception:
+        params = inspect.signature(locate(target)).parameters.values()
+    except (ImportError, TypeError, ValueError):
         return {}
     return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 

@@ -62,7 +62,11 @@ def _record_refusal(cfg: DictConfig, run_dir: Path, err: ConfigError) -> None:
         names_run = objective(cfg, names)
     except Exception:  # the loss or regularizer config is itself what was refused
         names_run = {}
-    recorder.start(seed=int(cfg.seed), choices=names, objective=names_run)
+    try:  # the resolved config travels in the record, so that ganbench-compare can still group the job
+        resolved = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+    except Exception:
+        resolved = None
+    recorder.start(seed=int(cfg.seed), choices=names, objective=names_run, config=resolved)
     recorder.failed(f"ConfigError: {err}")
 
 

@@ -3,11 +3,11 @@ with a message that names the key and what to change."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 from typing import Any
 
-from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationKeyError
 
@@ -16,14 +16,56 @@ class ConfigError(ValueError):
     """The config cannot work; the message lists every problem found and how to fix it."""
 
 
+def locate(target: str) -> Any:
+    """The object a ``_target_`` path names (``pkg.module.Class``), imported quietly: ImportError
+    with the reason when it cannot be found (Hydra's own lookup also logs an error for each try)."""
+    parts = str(target).split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError as err:
+            if err.name and not ".".join(parts[:cut]).startswith(err.name):
+                raise ImportError(str(err)) from None  # the module exists but an import inside it fails
+            continue
+        for name in parts[cut:]:
+            try:
+                obj = getattr(obj, name)
+            except AttributeError:
+                raise ImportError(f"{'.'.join(parts[:cut])} has no {name!r}") from None
+        return obj
+    raise ImportError(f"no module named {parts[0]!r}")
+
+
 def _class_attr(node: Any, attr: str, default: Any = None) -> Any:
     target = node.get("_target_") if isinstance(node, DictConfig) else None
     if not target:
         return default
     try:
-        return getattr(get_class(target), attr, default)
-    except Exception:  # an unimportable target fails later with Hydra's own message
+        return getattr(locate(target), attr, default)
+    except ImportError:  # reported by _check_targets
         return default
+
+
+TARGETS = ("dataset", "model.generator", "model.discriminator", "loss", "regularizer", "optimizer.generator",
+           "optimizer.discriminator", "optimizer.scheduler")  # fmt: skip
+
+
+def _check_targets(cfg: DictConfig) -> list[str]:
+    """Every ``_target_`` of the config groups can be imported."""
+    errors = []
+    for key in TARGETS:
+        node = OmegaConf.select(cfg, key, default=None)
+        target = node.get("_target_") if isinstance(node, DictConfig) else None
+        if not target:
+            continue
+        try:
+            locate(str(target))
+        except ImportError as err:
+            errors.append(
+                f"{key}._target_={target} cannot be imported ({err}); check the name, and that its package is "
+                "installed or on PYTHONPATH"
+            )
+    return errors
 
 
 def _positive_or_null(value: Any) -> bool:
@@ -59,7 +101,7 @@ def _check_model_fits_dataset(cfg: DictConfig) -> None:
 def validate_config(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` listing every impossible setting in ``cfg``."""
     _check_model_fits_dataset(cfg)
-    errors: list[str] = []
+    errors: list[str] = _check_targets(cfg)
 
     def need(ok: bool, message: str) -> None:
         if not ok:
