@@ -16,9 +16,9 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from ganbench.data.toy import DeviceSampler
 from ganbench.loggers import make_loggers, truncate_metrics
 from ganbench.models.checks import check_regularizer_compatible
+from ganbench.models.packing import build_discriminator
 from ganbench.summary import atomic_write_text, read_summary, write_summary
 from ganbench.training.callbacks import (
     EvaluationCallback,
@@ -86,14 +86,12 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.dataset)
     generator = instantiate(cfg.model.generator)
-    discriminator = instantiate(cfg.model.discriminator)
+    discriminator = build_discriminator(cfg.model.discriminator)  # honours model.discriminator.packing
     loss = instantiate(cfg.loss)
     regularizer = instantiate(cfg.regularizer)
     check_regularizer_compatible(discriminator, regularizer)
     opt = cfg.optimizer
-    sampler = (
-        DeviceSampler(datamodule.mixture, cfg.seed + 1) if getattr(datamodule, "samples_on_device", False) else None
-    )
+    sampler = datamodule.real_sampler(cfg.seed + 1) if getattr(datamodule, "samples_on_device", False) else None
     module = GANModule(
         generator,
         discriminator,

@@ -113,6 +113,16 @@ def validate_config(cfg: DictConfig) -> None:
             "Toy datasets report modes_captured, high_quality and reverse_kl; "
             "drop eval.metrics or pick an image dataset.",
         )
+    packing = cfg.model.discriminator.get("packing", 1) or 1
+    need(
+        not isinstance(packing, int) or packing < 1 or cfg.batch_size % packing == 0,
+        f"batch_size={cfg.batch_size} is not divisible by model.discriminator.packing={packing}: "
+        f"use a batch_size that is a multiple of {packing}",
+    )
+    need(
+        isinstance(packing, int) and packing >= 1,
+        f"model.discriminator.packing must be an integer >= 1, got {packing!r}",
+    )
     if _class_attr(cfg.regularizer, "uses_input_gradients", False):
         errors.extend(_penalty_on_batchnorm_critic(cfg))
     if errors:
@@ -132,9 +142,10 @@ def _penalty_on_batchnorm_critic(cfg: DictConfig) -> list[str]:
     from hydra.utils import instantiate
 
     from ganbench.models.checks import check_regularizer_compatible
+    from ganbench.models.packing import build_discriminator
 
     try:
-        discriminator = instantiate(cfg.model.discriminator)
+        discriminator = build_discriminator(cfg.model.discriminator)
         regularizer = instantiate(cfg.regularizer)
     except Exception:  # an impossible model config fails in build() with its own message
         return []

@@ -3,6 +3,8 @@
 from ganbench.models.checks import check_regularizer_compatible
 from ganbench.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganbench.models.mlp import MLPDiscriminator, MLPGenerator
+from ganbench.models.packing import PackedDiscriminator, build_discriminator
+from ganbench.models.pacgan import PacGANDiscriminator, PacGANGenerator
 from ganbench.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 __all__ = [
@@ -10,7 +12,11 @@ __all__ = [
     "DCGANGenerator",
     "MLPDiscriminator",
     "MLPGenerator",
+    "PacGANDiscriminator",
+    "PacGANGenerator",
+    "PackedDiscriminator",
     "ResNetDiscriminator",
     "ResNetGenerator",
+    "build_discriminator",
     "check_regularizer_compatible",
 ]
