@@ -3,8 +3,8 @@
 from ganbench.models.checks import check_regularizer_compatible
 from ganbench.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganbench.models.mlp import MLPDiscriminator, MLPGenerator
-from ganbench.models.packing import PackedDiscriminator, build_discriminator
 from ganbench.models.pacgan import PacGANDiscriminator, PacGANGenerator
+from ganbench.models.packing import PackedDiscriminator, build_discriminator
 from ganbench.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 __all__ = [
