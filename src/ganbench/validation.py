@@ -113,7 +113,8 @@ def validate_config(cfg: DictConfig) -> None:
             "Toy datasets report modes_captured, high_quality and reverse_kl; "
             "drop eval.metrics or pick an image dataset.",
         )
-    packing = cfg.model.discriminator.get("packing", 1) or 1
+    packing = cfg.model.discriminator.get("packing", 1)
+    packing = 1 if packing is None else packing
     need(
         not isinstance(packing, int) or packing < 1 or cfg.batch_size % packing == 0,
         f"batch_size={cfg.batch_size} is not divisible by model.discriminator.packing={packing}: "
