@@ -192,3 +192,9 @@ def test_image_evaluator_computes_prdc_on_the_features_fid_extracted(digits_eval
         assert m["domain_" + key] == pytest.approx(float(expected[key]), abs=1e-9), key
     assert {f"domain_{k}" for k in expected} <= set(evaluator.directions)
     assert 0 < m["domain_precision"] < 1
+
+
+def test_tiny_evaluations_go_without_prdc():
+    evaluator = ToyEvaluator(ring_centers(8), 0.01, num_samples=5)  # k = 5 needs at least 6 samples
+    m = evaluator.metrics(evaluator.real_samples())
+    assert set(m) == set(evaluator.directions) == {"modes_captured", "high_quality", "reverse_kl"}

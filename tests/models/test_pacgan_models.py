@@ -16,7 +16,13 @@ def test_generator_layout_and_parameter_count():
     g = PacGANGenerator()
     linears = [m for m in g.modules() if isinstance(m, torch.nn.Linear)]
     norms = [m for m in g.modules() if isinstance(m, torch.nn.BatchNorm1d)]
-    assert [(m.in_features, m.out_features) for m in linears] == [(2, 400), (400, 400), (400, 400), (400, 400), (400, 2)]
+    assert [(m.in_features, m.out_features) for m in linears] == [
+        (2, 400),
+        (400, 400),
+        (400, 400),
+        (400, 400),
+        (400, 2),
+    ]
     assert [m.bias is None for m in linears] == [True, True, True, True, False]  # a bias at the output only
     assert len(norms) == 4 and all(n.momentum == 0.05 for n in norms)
     expected = 2 * 400 + 3 * 400 * 400 + 4 * 2 * 400 + 400 * 2 + 2

@@ -27,7 +27,7 @@ from ganbench.evaluation.domain import DomainExtractor, classifier_metrics
 from ganbench.evaluation.features import InceptionExtractor, cache_root
 from ganbench.evaluation.fid import FeatureDistance, inception_score
 from ganbench.evaluation.grid import save_grid
-from ganbench.evaluation.prdc import PRDC
+from ganbench.evaluation.prdc import DC_K, PRDC
 
 log = logging.getLogger("ganbench")
 
@@ -90,7 +90,8 @@ class ImageEvaluator:
         prdc: improved precision/recall (k = 3) and density/coverage (k = 5) in the features of each
             extractor (``precision`` … for Inception, ``domain_precision`` … for the domain
             classifier), computed on the features FID already extracted, against a seeded subset
-            (``real_seed``) of the real features of the same size as the generated set.
+            (``real_seed``) of the real features of the same size as the generated set (off when
+            ``num_samples`` <= 5: the k-NN balls need more samples than k).
         feature_extractor_weights_path: local Inception weights (torch-fidelity format), for
             machines without internet.
         antialias: resize for Inception with antialiasing (False = the published-FID protocol).
@@ -136,7 +137,8 @@ class ImageEvaluator:
         self.real_seed = int(real_seed)
         self.kid, self.kid_subsets, self.kid_subset_size = bool(kid), int(kid_subsets), int(kid_subset_size)
         self.want_inception_score = bool(inception_score)
-        self.prdc = bool(prdc)
+        # k-NN balls need more than k = 5 samples on each side; tiny evaluations go without them
+        self.prdc = bool(prdc) and self.num_samples > DC_K
         self.cache_dir = cache_root(cache_dir)
         self.batch_size = int(batch_size)
         self.grid_size = int(grid_size)

@@ -51,13 +51,21 @@ def pairwise_distances(a: Tensor, b: Tensor) -> Tensor:
     return torch.cdist(a, b, compute_mode="use_mm_for_euclid_dist")
 
 
+def _radii(x: Tensor, ks: tuple[int, ...], chunk: int) -> dict[int, Tensor]:
+    """NND_k of every row of the prepared ``x`` for every k in ``ks``, from one pass over the rows:
+    the (k+1)-th smallest distance of each row, the first being the row itself (distance 0)."""
+    for k in ks:
+        if not 1 <= k < x.shape[0]:
+            raise ValueError(f"k-nearest-neighbour radii need 1 <= k < number of samples, got k={k}, N={x.shape[0]}")
+    top = max(ks) + 1
+    nearest = torch.cat([pairwise_distances(part, x).topk(top, dim=1, largest=False).values for part in x.split(chunk)])
+    return {k: nearest[:, k].contiguous() for k in ks}
+
+
 def knn_radii(features: Tensor, k: int, chunk: int = 1024) -> Tensor:
     """NND_k of every row of ``features`` (N, D) within ``features``: the (k+1)-th smallest distance
     of each row, the first being the row itself (distance 0)."""
-    x = _prepare(features)
-    if not 1 <= k < x.shape[0]:
-        raise ValueError(f"k-nearest-neighbour radii need 1 <= k < number of samples, got k={k}, N={x.shape[0]}")
-    return torch.cat([pairwise_distances(part, x).kthvalue(k + 1, dim=1).values for part in x.split(chunk)])
+    return _radii(_prepare(features), (k,), chunk)[k]
 
 
 def prdc(
@@ -78,11 +86,11 @@ def prdc(
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"real and generated features differ in dimension: {x.shape[1]} vs {y.shape[1]}")
     radii = dict(real_radii or {})
-    for k in {pr_k, dc_k}:
-        if k not in radii:
-            radii[k] = knn_radii(x, k, chunk)
+    missing = tuple(sorted({pr_k, dc_k} - set(radii)))
+    if missing:
+        radii.update(_radii(x, missing, chunk))
     r_pr, r_dc = radii[pr_k].to(x), radii[dc_k].to(x)
-    r_fake = knn_radii(y, pr_k, chunk)
+    r_fake = _radii(y, (pr_k,), chunk)[pr_k]
     in_real_manifold = torch.zeros(y.shape[0], dtype=torch.bool, device=y.device)
     density_counts = torch.zeros(y.shape[0], dtype=torch.float64, device=y.device)
     in_fake_manifold = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
@@ -125,7 +133,6 @@ class PRDC:
         if self.real.device != device:
             self.real = self.real.to(device)
             self._radii = {k: r.to(device) for k, r in self._radii.items()}
-        for k in {self.pr_k, self.dc_k}:
-            if k not in self._radii:
-                self._radii[k] = knn_radii(self.real, k, self.chunk)
+        if not self._radii:
+            self._radii = _radii(self.real, tuple(sorted({self.pr_k, self.dc_k})), self.chunk)
         return prdc(self.real, fake, self.pr_k, self.dc_k, self.chunk, self._radii)

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ganbench.evaluation.prdc import PRDC
+from ganbench.evaluation.prdc import DC_K, PRDC
 
 
 def mode_metrics(samples: Tensor, centers: Tensor, sigma: float) -> dict[str, float]:
@@ -71,6 +71,10 @@ class ToyEvaluator:
         self.centers = centers.float().cpu()
         self.sigma = float(sigma)
         self.num_samples = int(num_samples)
+        # k-NN balls need more than k = 5 samples on each side; tiny evaluations go without them
+        self.with_prdc = self.num_samples > DC_K
+        if not self.with_prdc:
+            self.directions = {k: v for k, v in self.directions.items() if k not in PRDC.directions}
         self.real_seed = int(real_seed)
         self._prdc: PRDC | None = None
         self._mixture = GaussianMixture2D(self.centers, self.sigma)
@@ -86,6 +90,8 @@ class ToyEvaluator:
     def metrics(self, samples: Tensor) -> dict[str, float]:
         samples = samples.detach().float().cpu()
         out = mode_metrics(samples, self.centers, self.sigma)
+        if not self.with_prdc:
+            return out
         if self._prdc is None:
             self._prdc = PRDC(self.real_samples())
         # Non-finite samples lie in no ball and cover nothing: they count against precision and
