@@ -113,17 +113,9 @@ def validate_config(cfg: DictConfig) -> None:
             "Toy datasets report modes_captured, high_quality and reverse_kl; "
             "drop eval.metrics or pick an image dataset.",
         )
-    packing = cfg.model.discriminator.get("packing", 1)
-    packing = 1 if packing is None else packing
-    need(
-        not isinstance(packing, int) or packing < 1 or cfg.batch_size % packing == 0,
-        f"batch_size={cfg.batch_size} is not divisible by model.discriminator.packing={packing}: "
-        f"use a batch_size that is a multiple of {packing}",
-    )
-    need(
-        isinstance(packing, int) and packing >= 1,
-        f"model.discriminator.packing must be an integer >= 1, got {packing!r}",
-    )
+    from ganbench.models.packing import packing_errors
+
+    errors.extend(packing_errors(cfg.model.discriminator.get("packing", 1), cfg.batch_size))
     if _class_attr(cfg.regularizer, "uses_input_gradients", False):
         errors.extend(_penalty_on_batchnorm_critic(cfg))
     if errors:

@@ -12,11 +12,11 @@ from ganbench.data.toy import GaussianMixture2D, ring_centers
 from ganbench.evaluation.prdc import PRDC, knn_radii, prdc
 from ganbench.evaluation.toy import ToyEvaluator
 
-prdc_reference = pytest.importorskip("prdc", reason="the reference implementation: pip install prdc")
-
 
 def reference(real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
-    """Naeem et al.'s package: precision and recall with k = 3, density and coverage with k = 5."""
+    """Naeem et al.'s package (a dev dependency): precision and recall with k = 3, density and
+    coverage with k = 5."""
+    prdc_reference = pytest.importorskip("prdc", reason="the reference implementation: pip install prdc")
     r, f = real.double().numpy(), fake.double().numpy()
     pr = prdc_reference.compute_prdc(r, f, nearest_k=3)
     dc = prdc_reference.compute_prdc(r, f, nearest_k=5)

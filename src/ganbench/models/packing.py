@@ -63,6 +63,20 @@ def packing_of(discriminator: nn.Module) -> int:
     return int(getattr(discriminator, "packing", 1) or 1)
 
 
+def packing_errors(packing: Any, batch_size: int) -> list[str]:
+    """What is wrong with ``model.discriminator.packing`` for minibatches of ``batch_size`` samples
+    (empty when nothing is): m must be an integer >= 1 that divides the batch into whole packs."""
+    packing = 1 if packing is None else packing
+    if not isinstance(packing, int) or isinstance(packing, bool) or packing < 1:
+        return [f"model.discriminator.packing must be an integer >= 1, got {packing!r}"]
+    if batch_size % packing:
+        return [
+            f"batch_size={batch_size} is not divisible by model.discriminator.packing={packing}: "
+            f"use a batch_size that is a multiple of {packing}"
+        ]
+    return []
+
+
 def _arguments(cls: type) -> dict[str, inspect.Parameter]:
     try:
         return dict(inspect.signature(cls).parameters)
