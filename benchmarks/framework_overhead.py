@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 
 from ganbench.config import compose
 from ganbench.experiment import build
+from ganbench.models.packing import build_discriminator
 from ganbench.training import EMAGenerator
 
 warnings.filterwarnings("ignore")
@@ -64,7 +65,7 @@ def framework_round(cfg, iterations: int, warmup: int, progress_bar: bool) -> fl
 def plain_round(cfg, iterations: int, warmup: int) -> float:
     dev = torch.device("cuda" if cfg.accelerator.accelerator in ("gpu", "cuda") else "cpu")
     torch.manual_seed(cfg.seed)
-    g, d = instantiate(cfg.model.generator).to(dev), instantiate(cfg.model.discriminator).to(dev)
+    g, d = instantiate(cfg.model.generator).to(dev), build_discriminator(cfg.model.discriminator).to(dev)
     loss = instantiate(cfg.loss)
     reg = instantiate(cfg.regularizer)
     g_opt = instantiate(cfg.optimizer.generator)(g.parameters())

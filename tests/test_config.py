@@ -47,7 +47,9 @@ def test_every_option_composes(group, option):
     elif group in ("loss", "regularizer", "dataset"):
         assert instantiate(node) is not None
     elif group == "model":
-        assert instantiate(node.generator) is not None and instantiate(node.discriminator) is not None
+        from ganbench.models import build_discriminator  # honours model.discriminator.packing
+
+        assert instantiate(node.generator) is not None and build_discriminator(node.discriminator) is not None
     elif group == "optimizer":
         import torch
 

@@ -1,5 +1,6 @@
-"""Two CPU processes (gloo DDP) on the ring with a gradient penalty: one run directory, one
-summary, and evaluation metrics equal to those computed from the gathered per-rank samples."""
+"""Two CPU processes (gloo DDP) on the ring with a gradient penalty and a PacGAN-packed critic: one
+run directory, one summary, and evaluation metrics equal to those computed from the gathered
+per-rank samples."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def ddp_run(tmp_path_factory) -> Path:
     cmd = [
         sys.executable, "-m", "ganbench.train", "accelerator=ddp_cpu", "regularizer=gp", "loss=wasserstein",
         "iterations=30", "eval.every=15", f"eval.num_samples={N}", "checkpoint.every=10", "log_every=5",
-        "batch_size=64", "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}",
+        "batch_size=64", "model.discriminator.packing=2", "trainer.enable_progress_bar=false",
+        f"hydra.run.dir={run_dir}",
     ]  # fmt: skip
     proc = subprocess.run(cmd, env=env, cwd=tmp_path_factory.mktemp("cwd"), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -60,5 +62,9 @@ def test_metrics_equal_those_of_the_gathered_samples(ddp_run):
     assert got["modes_captured"] == expected["modes_captured"]
     assert got["high_quality"] == pytest.approx(expected["high_quality"], abs=1e-12)
     assert got["reverse_kl"] == pytest.approx(expected["reverse_kl"], rel=1e-6)
+    # precision, recall, density, coverage: computed once, on the gathered samples
+    prdc = dm.evaluator(N).metrics(samples)
+    for key in ("precision", "recall", "density", "coverage"):
+        assert got[key] == pytest.approx(prdc[key], abs=1e-12), key
     # the two ranks drew different samples (per-rank seeds), not one sample set twice
     assert not torch.allclose(parts[0], parts[1])

@@ -75,7 +75,11 @@ def basic_sweep(tmp_path_factory) -> Path:
 def test_failing_job_is_recorded_and_the_sweep_goes_on(basic_sweep):
     found = summaries(basic_sweep)
     # directories are named by the objective as it ran: the penalty weight is part of it
-    assert list(found) == ["0_nonsaturating_gp_weight1_s3", "1_nonsaturating_gp_weight-1_s3", "2_nonsaturating_gp_weight2_s3"]
+    assert list(found) == [
+        "0_nonsaturating_gp_weight1_s3",
+        "1_nonsaturating_gp_weight-1_s3",
+        "2_nonsaturating_gp_weight2_s3",
+    ]
     first, bad, last = found.values()
     assert first["status"] == "completed" and last["status"] == "completed"
     assert first["iterations"] == last["iterations"] == 10

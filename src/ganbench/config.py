@@ -13,6 +13,8 @@ from ganbench.slurm import run_dir_name
 OmegaConf.register_new_resolver("ganbench_run_dir", lambda resume, default: resume or default, replace=True)
 # the last part of a run or sweep directory: the SLURM job id on a cluster (stable across requeues), else the time
 OmegaConf.register_new_resolver("ganbench_job_dir", run_dir_name, replace=True)
+# an integer product, e.g. a batch of 100 PacGAN packs: ${ganbench_mul:100,${model.discriminator.packing}}
+OmegaConf.register_new_resolver("ganbench_mul", lambda a, b: int(a) * int(b), replace=True)
 
 
 def _objective_dir_name(group: str, *, _root_):

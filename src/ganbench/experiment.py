@@ -20,10 +20,10 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from ganbench.data.toy import DeviceSampler
 from ganbench.identity import objective
 from ganbench.loggers import make_loggers, truncate_metrics
 from ganbench.models.checks import check_regularizer_compatible
+from ganbench.models.packing import build_discriminator
 from ganbench.rundir import CheckpointError, RunDirLock, load_checkpoint
 from ganbench.summary import FAILURES, RunRecorder, atomic_write_text
 from ganbench.training.callbacks import (
@@ -120,16 +120,14 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
                 datamodule.setup("fit")
     with _building("model"):
         generator = instantiate(cfg.model.generator)
-        discriminator = instantiate(cfg.model.discriminator)
+        discriminator = build_discriminator(cfg.model.discriminator)  # honours model.discriminator.packing
     with _building(f"loss ({cfg.loss.get('_target_')})"):
         loss = instantiate(cfg.loss)
     with _building(f"regularizer ({cfg.regularizer.get('_target_')})"):
         regularizer = instantiate(cfg.regularizer)
         check_regularizer_compatible(discriminator, regularizer)
     opt = cfg.optimizer
-    sampler = (
-        DeviceSampler(datamodule.mixture, cfg.seed + 1) if getattr(datamodule, "samples_on_device", False) else None
-    )
+    sampler = datamodule.real_sampler(cfg.seed + 1) if getattr(datamodule, "samples_on_device", False) else None
     with _building("optimizer"):
         module = GANModule(
             generator,

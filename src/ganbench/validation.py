@@ -154,6 +154,9 @@ def validate_config(cfg: DictConfig) -> None:
             "Toy datasets report modes_captured, high_quality and reverse_kl; "
             "drop eval.metrics or pick an image dataset.",
         )
+    from ganbench.models.packing import packing_errors
+
+    errors.extend(packing_errors(cfg.model.discriminator.get("packing", 1), cfg.batch_size))
     if _class_attr(cfg.regularizer, "uses_input_gradients", False):
         errors.extend(_penalty_on_batchnorm_critic(cfg))
     need(cfg.eval.get("repeats", 1) >= 1, f"eval.repeats must be >= 1, got {cfg.eval.get('repeats')}")
@@ -177,9 +180,10 @@ def _penalty_on_batchnorm_critic(cfg: DictConfig) -> list[str]:
     from hydra.utils import instantiate
 
     from ganbench.models.checks import check_regularizer_compatible
+    from ganbench.models.packing import build_discriminator
 
     try:
-        discriminator = instantiate(cfg.model.discriminator)
+        discriminator = build_discriminator(cfg.model.discriminator)
         regularizer = instantiate(cfg.regularizer)
     except Exception:  # an impossible model config fails in build() with its own message
         return []

@@ -3,6 +3,11 @@
 Real samples are drawn on the fly, on the model's device, from a seeded ``torch.Generator``:
 there is no dataset in memory and no per-step DataLoader work. The DataLoader only yields the
 iteration index, so Lightning's loop and progress bar count iterations.
+
+By default every minibatch is fresh from the mixture (an infinite training set). With
+``train_size`` N, a fixed training set of N points is drawn once (seed ``train_seed``) and
+iterated in epochs, reshuffled each epoch, as in PacGAN's experiments (N = 100,000): see
+:class:`FiniteSetSampler`.
 """
 
 from __future__ import annotations
@@ -87,13 +92,37 @@ class ToyDataModule(L.LightningDataModule):
     samples_on_device = True
     data_shape = (2,)
 
-    def __init__(self, mixture: GaussianMixture2D, iterations: int, name: str = "toy") -> None:
+    def __init__(
+        self,
+        mixture: GaussianMixture2D,
+        iterations: int,
+        name: str = "toy",
+        train_size: int | None = None,
+        train_seed: int = 0,
+    ) -> None:
         super().__init__()
         if iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {iterations}")
+        if train_size is not None and train_size < 1:
+            raise ValueError(f"dataset.train_size must be >= 1 or null (fresh samples every batch), got {train_size}")
         self.mixture = mixture
         self.iterations = int(iterations)
         self.name = name
+        self.train_size = None if train_size is None else int(train_size)
+        self.train_seed = int(train_seed)
+
+    def training_set(self) -> Tensor:
+        """The fixed training set (``train_size`` × 2, on the CPU), drawn with seed ``train_seed``."""
+        if self.train_size is None:
+            raise ValueError("this toy dataset has no fixed training set (dataset.train_size is null)")
+        return self.mixture.sample(self.train_size, torch.Generator().manual_seed(self.train_seed))
+
+    def real_sampler(self, seed: int) -> DeviceSampler | FiniteSetSampler:
+        """The source of real minibatches for the training step: fresh mixture samples, or the fixed
+        training set in shuffled epochs; ``seed`` seeds the draws (or the shuffling)."""
+        if self.train_size is None:
+            return DeviceSampler(self.mixture, seed)
+        return FiniteSetSampler(self.training_set(), seed)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(_IterationIndex(self.iterations), batch_size=None, shuffle=False)
@@ -107,16 +136,34 @@ class ToyDataModule(L.LightningDataModule):
 class RingDataModule(ToyDataModule):
     """Ring of ``num_modes`` Gaussians on a circle of ``radius`` (PacGAN: 8, 1, σ = 0.01)."""
 
-    def __init__(self, iterations: int, num_modes: int = 8, radius: float = 1.0, sigma: float = 0.01) -> None:
-        super().__init__(GaussianMixture2D(ring_centers(num_modes, radius), sigma), iterations, "ring")
+    def __init__(
+        self,
+        iterations: int,
+        num_modes: int = 8,
+        radius: float = 1.0,
+        sigma: float = 0.01,
+        train_size: int | None = None,
+        train_seed: int = 0,
+    ) -> None:
+        mixture = GaussianMixture2D(ring_centers(num_modes, radius), sigma)
+        super().__init__(mixture, iterations, "ring", train_size, train_seed)
 
 
 class GridDataModule(ToyDataModule):
     """Square grid of side² Gaussians with ``spacing`` between neighbours (PacGAN: 5×5 at
     {−4, −2, 0, 2, 4}², σ = 0.05)."""
 
-    def __init__(self, iterations: int, side: int = 5, spacing: float = 2.0, sigma: float = 0.05) -> None:
-        super().__init__(GaussianMixture2D(grid_centers(side, spacing), sigma), iterations, "grid")
+    def __init__(
+        self,
+        iterations: int,
+        side: int = 5,
+        spacing: float = 2.0,
+        sigma: float = 0.05,
+        train_size: int | None = None,
+        train_seed: int = 0,
+    ) -> None:
+        mixture = GaussianMixture2D(grid_centers(side, spacing), sigma)
+        super().__init__(mixture, iterations, "grid", train_size, train_seed)
 
 
 class DeviceSampler:
@@ -162,4 +209,69 @@ class DeviceSampler:
         state = dict(self.__dict__)
         if state["_rng"] is not None:  # generators do not pickle; keep their position
             state["_pending_state"], state["_rng"] = state["_rng"].get_state(), None
+        return state
+
+
+class FiniteSetSampler:
+    """Real minibatches from a fixed training set, in epochs: epoch e visits the set in the order of
+    a permutation drawn from ``seed`` and e, and consecutive calls take consecutive slices of that
+    stream (a minibatch may straddle two epochs).
+
+    The stream is a function of (seed, position) only, so ``state_dict`` holds just those two
+    numbers and a resumed run continues with exactly the minibatches an uninterrupted one would
+    draw. Called as ``sampler(n, device)``, like :class:`DeviceSampler`; the set moves to the
+    device once.
+    """
+
+    def __init__(self, data: Tensor, seed: int) -> None:
+        if data.dim() != 2 or data.shape[0] < 1:
+            raise ValueError(f"the training set must be a non-empty (N, D) tensor, got shape {tuple(data.shape)}")
+        self.data = data
+        self.seed = int(seed)
+        self.position = 0  # samples consumed so far
+        self._on: dict[torch.device, Tensor] = {}
+        self._perms: dict[int, Tensor] = {}
+
+    @property
+    def size(self) -> int:
+        return self.data.shape[0]
+
+    def permutation(self, epoch: int) -> Tensor:
+        """The visiting order of epoch ``epoch`` (CPU, from a private generator)."""
+        if epoch not in self._perms:
+            self._perms = {e: p for e, p in self._perms.items() if e >= epoch - 1}
+            rng = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perms[epoch] = torch.randperm(self.size, generator=rng)
+        return self._perms[epoch]
+
+    def indices(self, start: int, stop: int) -> Tensor:
+        """Indices into the set of stream positions [start, stop)."""
+        parts = []
+        for epoch in range(start // self.size, (stop - 1) // self.size + 1):
+            lo, hi = max(start, epoch * self.size), min(stop, (epoch + 1) * self.size)
+            parts.append(self.permutation(epoch)[lo - epoch * self.size : hi - epoch * self.size])
+        return torch.cat(parts)
+
+    def for_rank(self, rank: int, iteration: int = 0) -> None:
+        """Switch to the stream of DDP rank ``rank`` (its own shuffling seed, from the iteration)."""
+        self.seed = self.seed + 7919 * (rank + 1) + 104729 * iteration
+        self.position, self._perms = 0, {}
+
+    def __call__(self, n: int, device: torch.device) -> Tensor:
+        device = torch.device(device)
+        if device not in self._on:
+            self._on[device] = self.data.to(device)
+        idx = self.indices(self.position, self.position + n)
+        self.position += n
+        return self._on[device][idx.to(device)]
+
+    def state_dict(self) -> dict[str, int]:
+        return {"seed": self.seed, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seed, self.position, self._perms = int(state["seed"]), int(state["position"]), {}
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_on"], state["_perms"] = {}, {}
         return state

@@ -27,6 +27,7 @@ from ganbench.evaluation.domain import DomainExtractor, classifier_metrics
 from ganbench.evaluation.features import InceptionExtractor, cache_root
 from ganbench.evaluation.fid import FeatureDistance, inception_score
 from ganbench.evaluation.grid import save_grid
+from ganbench.evaluation.prdc import DC_K, PRDC
 
 log = logging.getLogger("ganbench")
 
@@ -86,6 +87,11 @@ class ImageEvaluator:
             ``domain_kid``, ``domain_kid_std``) and the classifier metrics ``classes_covered``,
             ``class_kl``, ``classifier_is`` (needs labels).
         kid, kid_subsets, kid_subset_size: KID settings (subset size capped by the sample counts).
+        prdc: improved precision/recall (k = 3) and density/coverage (k = 5) in the features of each
+            extractor (``precision`` … for Inception, ``domain_precision`` … for the domain
+            classifier), computed on the features FID already extracted, against a seeded subset
+            (``real_seed``) of the real features of the same size as the generated set (off when
+            ``num_samples`` <= 5: the k-NN balls need more samples than k).
         feature_extractor_weights_path: local Inception weights (torch-fidelity format), for
             machines without internet.
         antialias: resize for Inception with antialiasing (False = the published-FID protocol).
@@ -110,6 +116,7 @@ class ImageEvaluator:
         kid: bool = True,
         kid_subsets: int = 100,
         kid_subset_size: int = 1000,
+        prdc: bool = True,
         feature_extractor_weights_path: str | None = None,
         antialias: bool = False,
         cache_dir: str | None = None,
@@ -130,6 +137,8 @@ class ImageEvaluator:
         self.real_seed = int(real_seed)
         self.kid, self.kid_subsets, self.kid_subset_size = bool(kid), int(kid_subsets), int(kid_subset_size)
         self.want_inception_score = bool(inception_score)
+        # k-NN balls need more than k = 5 samples on each side; tiny evaluations go without them
+        self.prdc = bool(prdc) and self.num_samples > DC_K
         self.cache_dir = cache_root(cache_dir)
         self.batch_size = int(batch_size)
         self.grid_size = int(grid_size)
@@ -144,6 +153,7 @@ class ImageEvaluator:
         if inception:
             self.extractors["inception"] = InceptionExtractor(feature_extractor_weights_path, antialias)
         self._distances: dict[str, FeatureDistance] = {}
+        self._prdc: dict[str, PRDC] = {}
         self.directions = self._directions()
         self.draws_grid = True  # plot() saves a sample grid (summary.json: sample_grid)
         self.last_seconds: float | None = None
@@ -197,6 +207,17 @@ class ImageEvaluator:
             )
         return self._distances[name]
 
+    def _prdc_reference(self, name: str, num_fake: int, device: torch.device) -> PRDC:
+        """:class:`PRDC` against ``num_fake`` real features (all of them if there are fewer), a subset
+        drawn once with a private generator seeded ``real_seed``."""
+        if name not in self._prdc or self._prdc[name].num_real != num_fake:
+            real = self.real_features(name, device)
+            if real.shape[0] > num_fake:
+                pick = torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(self.real_seed))
+                real = real[pick[:num_fake]]
+            self._prdc[name] = PRDC(real.to(device))
+        return self._prdc[name]
+
     # ------------------------------------------------------------------ the evaluator interface
     def _directions(self) -> dict[str, str | None]:
         """Every metric :meth:`metrics` returns, with ``"min"`` or ``"max"`` for the better side, or
@@ -207,6 +228,8 @@ class ImageEvaluator:
             out[prefix + "fid"] = "min"
             if self.kid:
                 out[prefix + "kid"], out[prefix + "kid_std"] = "min", None
+            if self.prdc:
+                out.update({prefix + k: v for k, v in PRDC.directions.items()})
         if "inception" in self.extractors and self.want_inception_score:
             out["is"], out["is_std"] = "max", None
         if "domain" in self.extractors:
@@ -232,6 +255,9 @@ class ImageEvaluator:
             distances = self._distance(name, features.device)(features, seed=self.metric_seed)
             prefix = "domain_" if name == "domain" else ""
             out.update({prefix + k: v for k, v in distances.items()})
+            if self.prdc:
+                reference = self._prdc_reference(name, features.shape[0], features.device)
+                out.update({prefix + k: v for k, v in reference(features).items()})
             if name == "inception" and self.want_inception_score:
                 out["is"], out["is_std"] = inception_score(logits, seed=self.metric_seed)
             if name == "domain":

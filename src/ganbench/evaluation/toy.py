@@ -6,6 +6,10 @@ On N generated samples:
 - *reverse KL* is KL(q ‖ u) between the histogram q of nearest modes over all N samples and the
   uniform distribution u over the K modes (0·log 0 = 0), so it is 0 for perfect balance and
   log K when every sample falls on one mode.
+
+Beside them, :mod:`ganbench.evaluation.prdc` gives improved precision and recall (k = 3) and density
+and coverage (k = 5) of the raw 2-D samples against as many real samples, drawn once from the
+mixture with a private seeded generator (``real_seed``), so the training RNG is never touched.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from ganbench.evaluation.prdc import DC_K, PRDC
 
 
 def mode_metrics(samples: Tensor, centers: Tensor, sigma: float) -> dict[str, float]:
@@ -42,26 +48,65 @@ def mode_metrics(samples: Tensor, centers: Tensor, sigma: float) -> dict[str, fl
 
 
 class ToyEvaluator:
-    """Computes :func:`mode_metrics` and draws the scatter plot for a Gaussian mixture.
+    """Computes :func:`mode_metrics`, precision/recall/density/coverage and the scatter plot for a
+    Gaussian mixture.
+
+    The real reference set of :class:`~ganbench.evaluation.prdc.PRDC` has as many points as each
+    evaluation has samples (``num_samples``), drawn once with ``torch.Generator().manual_seed(real_seed)``.
 
     ``directions`` declares, for every metric :meth:`metrics` returns, whether higher (``"max"``)
     or lower (``"min"``) is better; :meth:`info` gives facts about the benchmark (the number of
     modes), which are not metrics.
     """
 
-    directions: dict[str, str | None] = {"modes_captured": "max", "high_quality": "max", "reverse_kl": "min"}
+    directions: dict[str, str | None] = {
+        "modes_captured": "max",
+        "high_quality": "max",
+        "reverse_kl": "min",
+        **PRDC.directions,
+    }
 
-    def __init__(self, centers: Tensor, sigma: float, num_samples: int = 2500) -> None:
+    def __init__(self, centers: Tensor, sigma: float, num_samples: int = 2500, real_seed: int = 0) -> None:
+        from ganbench.data.toy import GaussianMixture2D
+
         self.centers = centers.float().cpu()
         self.sigma = float(sigma)
         self.num_samples = int(num_samples)
+        # k-NN balls need more than k = 5 samples on each side; tiny evaluations go without them
+        self.with_prdc = self.num_samples > DC_K
+        if not self.with_prdc:
+            self.directions = {k: v for k, v in self.directions.items() if k not in PRDC.directions}
+        self.real_seed = int(real_seed)
+        self._prdc: PRDC | None = None
+        self._mixture = GaussianMixture2D(self.centers, self.sigma)
+
+    def real_samples(self) -> Tensor:
+        """The fixed real reference set: ``num_samples`` points from the mixture, seed ``real_seed``."""
+        return self._mixture.sample(self.num_samples, torch.Generator().manual_seed(self.real_seed))
 
     @property
     def num_modes(self) -> int:
         return self.centers.shape[0]
 
     def metrics(self, samples: Tensor) -> dict[str, float]:
-        return mode_metrics(samples, self.centers, self.sigma)
+        samples = samples.detach().float().cpu()
+        out = mode_metrics(samples, self.centers, self.sigma)
+        if not self.with_prdc:
+            return out
+        if self._prdc is None:
+            self._prdc = PRDC(self.real_samples())
+        # Non-finite samples lie in no ball and cover nothing: they count against precision and
+        # density, and are left out of the generated neighbourhoods of recall and coverage.
+        finite = torch.isfinite(samples).all(dim=1)
+        share = float(finite.double().mean()) if samples.shape[0] else 0.0
+        if int(finite.sum()) > self._prdc.pr_k:
+            pr = self._prdc(samples[finite])
+            pr["precision"] *= share
+            pr["density"] *= share
+        else:  # a diverged generator: no neighbourhoods to measure
+            pr = {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+        out.update(pr)
+        return out
 
     def info(self) -> dict[str, int]:
         return {"num_modes": self.num_modes}

@@ -4,6 +4,8 @@ from ganbench.models.checks import check_regularizer_compatible
 from ganbench.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganbench.models.infogan import InfoGANDiscriminator, InfoGANGenerator
 from ganbench.models.mlp import MLPDiscriminator, MLPGenerator
+from ganbench.models.pacgan import PacGANDiscriminator, PacGANGenerator
+from ganbench.models.packing import PackedDiscriminator, build_discriminator
 from ganbench.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 __all__ = [
@@ -13,7 +15,11 @@ __all__ = [
     "InfoGANGenerator",
     "MLPDiscriminator",
     "MLPGenerator",
+    "PacGANDiscriminator",
+    "PacGANGenerator",
+    "PackedDiscriminator",
     "ResNetDiscriminator",
     "ResNetGenerator",
+    "build_discriminator",
     "check_regularizer_compatible",
 ]

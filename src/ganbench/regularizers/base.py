@@ -36,8 +36,16 @@ class NoRegularizer(Regularizer):
 
 
 def input_gradient(discriminator: nn.Module, inputs: Tensor) -> tuple[Tensor, Tensor]:
-    """Return D(inputs) and ∇ₓD(x) at ``inputs``, flattened per sample, with a graph for backprop."""
+    """Return D(inputs) and ∇ₓD(x) at ``inputs``, flattened per discriminator input, with a graph for
+    backprop.
+
+    A discriminator input is one sample, or one pack of m consecutive samples for a PacGAN-packed
+    discriminator (:func:`ganbench.models.packing.packing_of`): the gradient rows of a pack are then
+    joined into one row of m × the sample's size, so norms are taken per packed input.
+    """
+    from ganbench.models.packing import packing_of
+
     inputs = inputs.detach().requires_grad_(True)
     out = discriminator(inputs)
     (grad,) = torch.autograd.grad(out.sum(), inputs, create_graph=True)
-    return out, grad.flatten(start_dim=1)
+    return out, grad.reshape(grad.shape[0] // packing_of(discriminator), -1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ganbench.models.packing import packing_of
 from ganbench.regularizers.base import Regularizer, input_gradient
 
 
@@ -14,17 +15,27 @@ def _check_weight(name: str, value: float) -> float:
     return float(value)
 
 
-def _per_sample_uniform(reference: Tensor) -> Tensor:
-    """One U[0, 1) draw per sample, shaped to broadcast over the sample's other dimensions."""
+def _per_sample_uniform(reference: Tensor, packing: int = 1) -> Tensor:
+    """One U[0, 1) draw per sample, shaped to broadcast over the sample's other dimensions; with
+    ``packing`` m > 1, one draw per pack of m consecutive samples, shared by the pack's samples."""
     n = reference.shape[0]
-    return torch.rand((n,) + (1,) * (reference.dim() - 1), device=reference.device, dtype=reference.dtype)
+    shape = (1,) * (reference.dim() - 1)
+    if packing == 1:
+        return torch.rand((n, *shape), device=reference.device, dtype=reference.dtype)
+    draws = torch.rand((n // packing, *shape), device=reference.device, dtype=reference.dtype)
+    return draws.repeat_interleave(packing, dim=0)
 
 
-def interpolate(real: Tensor, fake: Tensor) -> Tensor:
-    """x̂ = ε·x_real + (1 − ε)·x_fake with one ε ~ U[0, 1] per pair (the WGAN-GP sampling)."""
+def interpolate(real: Tensor, fake: Tensor, packing: int = 1) -> Tensor:
+    """x̂ = ε·x_real + (1 − ε)·x_fake with one ε ~ U[0, 1] per pair (the WGAN-GP sampling).
+
+    With PacGAN ``packing`` m, the pairs are packs: pack j of x̂ interpolates real pack j and fake
+    pack j with one ε_j, so x̂ is itself a pack of m points on one line segment per coordinate block
+    (the segment between two packed inputs of D_m), and its gradient norm is that of D_m."""
     n = min(real.shape[0], fake.shape[0])
+    n -= n % packing
     real, fake = real[:n].detach(), fake[:n].detach()
-    eps = _per_sample_uniform(real)
+    eps = _per_sample_uniform(real, packing)
     return eps * real + (1.0 - eps) * fake
 
 
@@ -34,11 +45,8 @@ class GradientPenalty(Regularizer):
         R = λ·E_x̂[(‖∇ₓ̂ D(x̂)‖₂ − 1)²],  x̂ = ε·x_real + (1 − ε)·x_fake,  ε ~ U[0, 1] per sample
 
     ``weight`` is λ (10 in the paper). Pairs of real and fake samples are interpolated with one ε
-    per sample, broadcast over the sample's other dimensions.
-
-    ``target_norm`` k replaces the 1 in (‖∇‖ − k)². It matters when the data are scaled: a critic
-    trained on x = 2u − 1 ∈ [−1, 1] has ∇ₓD = ½∇ᵤD, so λ = 10, k = 1 in u ∈ [0, 1] (compare_gan's
-    images) is λ = 40, k = ½ in x: 40·(‖∇ₓD‖ − ½)² = 10·(‖∇ᵤD‖ − 1)².
+        _, grad = input_gradient(discriminator, interpolate(real, fake, packing_of(discriminator)))
+        return self.weight * (grad.norm(2, dim=1) - self.target_norm).square().mean()
     """
 
     name = "gp"
@@ -49,7 +57,7 @@ class GradientPenalty(Regularizer):
         self.target_norm = _check_weight("target_norm", target_norm)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-        _, grad = input_gradient(discriminator, interpolate(real, fake))
+        _, grad = input_gradient(discriminator, interpolate(real, fake, packing_of(discriminator)))
         return self.weight * (grad.norm(2, dim=1) - self.target_norm).square().mean()
 
 
@@ -70,7 +78,7 @@ class OneSidedGradientPenalty(Regularizer):
         self.weight = _check_weight("weight", weight)
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-        _, grad = input_gradient(discriminator, interpolate(real, fake))
+        _, grad = input_gradient(discriminator, interpolate(real, fake, packing_of(discriminator)))
         return self.weight * torch.relu(grad.norm(2, dim=1) - 1.0).square().mean()
 
 
@@ -133,15 +141,16 @@ class DRAGANPenalty(Regularizer):
         self.perturbation = _check_weight("perturbation", perturbation)
         self.target_norm = _check_weight("target_norm", target_norm)
 
-    def perturb(self, real: Tensor) -> Tensor:
-        """The points x̂ where the gradient is penalised (random, from torch's global generator)."""
+    def perturb(self, real: Tensor, packing: int = 1) -> Tensor:
+        """The points x̂ where the gradient is penalised (random, from torch's global generator);
+        with PacGAN ``packing`` m, α is drawn once per pack."""
         real = real.detach()
         if real.shape[0] < 2:
             raise ValueError("DRAGAN needs at least 2 real samples per batch to estimate std(x).")
         noise = torch.rand_like(real)
-        alpha = _per_sample_uniform(real)
+        alpha = _per_sample_uniform(real, packing)
         return real + alpha * self.perturbation * real.std() * noise
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-        _, grad = input_gradient(discriminator, self.perturb(real))
+        _, grad = input_gradient(discriminator, self.perturb(real, packing_of(discriminator)))
         return self.weight * (grad.norm(2, dim=1) - self.target_norm).square().mean()
