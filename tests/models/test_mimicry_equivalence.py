@@ -19,6 +19,7 @@ from torch import nn
 
 from ganbench.config import compose
 from ganbench.models import ResNetDiscriminator, ResNetGenerator
+from ganbench.models.packing import build_discriminator
 
 MIMICRY_G = dict(upsample="bilinear", bias_init="default")
 MIMICRY_D = dict(shortcut_activation="relu", bias_init="default")
@@ -265,5 +266,5 @@ def test_sngan_preset_selects_mimicry_network_and_parameter_counts():
     assert cfg.model.generator.upsample == "bilinear" and cfg.model.generator.bias_init == "default"
     assert cfg.model.discriminator.shortcut_activation == "relu" and cfg.model.discriminator.bias_init == "default"
     assert n_params(instantiate(cfg.model.generator)) == 4_276_739
-    assert n_params(instantiate(cfg.model.discriminator)) == 1_053_825
+    assert n_params(build_discriminator(cfg.model.discriminator)) == 1_053_825
     assert n_params(RefGenerator()) == 4_276_739 and n_params(RefDiscriminator()) == 1_053_825
