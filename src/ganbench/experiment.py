@@ -24,9 +24,11 @@ from ganbench.training.callbacks import (
     EvaluationCallback,
     GracefulInterrupt,
     IterationCheckpoint,
+    IterationEvents,
     IterationProgressBar,
 )
 from ganbench.training.module import GANModule, NonFiniteError
+from ganbench.training.overhead import NullProfiler
 from ganbench.validation import validate_config
 from ganbench.wandb_support import image_callbacks
 
@@ -90,6 +92,10 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     loss = instantiate(cfg.loss)
     regularizer = instantiate(cfg.regularizer)
     check_regularizer_compatible(discriminator, regularizer)
+    channels_last = bool(cfg.model.get("channels_last", False))
+    if channels_last:  # conv weights in NHWC; real batches follow in GANModule
+        generator.to(memory_format=torch.channels_last)
+        discriminator.to(memory_format=torch.channels_last)
     opt = cfg.optimizer
     sampler = (
         DeviceSampler(datamodule.mixture, cfg.seed + 1) if getattr(datamodule, "samples_on_device", False) else None
@@ -110,13 +116,18 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         log_every=cfg.log_every,
         grad_clip=cfg.grad_clip,
         real_sampler=sampler,
+        iterations_per_step=int(cfg.get("iterations_per_step", 1)),
+        step_boundaries=(cfg.eval.every, cfg.checkpoint.every),
+        compile=bool(cfg.model.get("compile", False)),
+        channels_last=channels_last,
     )
     evaluation = EvaluationCallback(
         datamodule.evaluator(cfg.eval.num_samples), cfg.eval.every, run_dir / "plots", seed=cfg.eval.seed
     )
     checkpoint = IterationCheckpoint(run_dir / "checkpoints", cfg.checkpoint.every)
     interrupt = GracefulInterrupt()
-    callbacks = [evaluation, interrupt, checkpoint]  # interrupt before checkpoint: see GracefulInterrupt
+    # one Lightning callback for the three (see IterationEvents); interrupt before checkpoint: see GracefulInterrupt
+    callbacks = [IterationEvents(evaluation, interrupt, checkpoint)]
     if cfg.trainer.enable_progress_bar:
         callbacks.append(IterationProgressBar(refresh_rate=cfg.log_every))
     loggers = make_loggers(cfg, run_dir)
@@ -138,6 +149,7 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         use_distributed_sampler=False,
         limit_val_batches=0,
         plugins=plugins,
+        **({} if "profiler" in cfg.trainer else {"profiler": NullProfiler()}),
     )
     return Experiment(cfg, datamodule, module, trainer, evaluation, checkpoint, interrupt)
 

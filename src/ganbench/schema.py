@@ -50,6 +50,7 @@ class TrainSchema:
     batch_size: int = 256
     n_critic: int = 1
     log_every: int = 10
+    iterations_per_step: int = 10
     grad_clip: Optional[float] = None  # noqa: UP045
     resume: Optional[str] = None  # noqa: UP045
     ema: EMASchema = field(default_factory=EMASchema)

@@ -10,6 +10,7 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import _update_n
 
 from ganbench.slurm import requeue_signals
 from ganbench.training.image_logging import log_image
@@ -18,6 +19,47 @@ from ganbench.training.module import GANModule
 
 def _due(iteration: int, every: int | None, last: int) -> bool:
     return iteration == last or (bool(every) and iteration % every == 0)
+
+
+def _settle_divergence_check(pl_module: Any) -> None:
+    """Raise now if the last iteration diverged (a deferred check on CUDA), before acting on it."""
+    check = getattr(pl_module, "check_pending", None)
+    if check is not None:
+        check()
+
+
+class IterationEvents(Callback):
+    """Several callbacks run, in the given order, as *one* Lightning callback.
+
+    Lightning calls every hook of every callback in every step, optimiser step and backward
+    (``on_before_backward``, ``on_after_backward``, ``on_before_optimizer_step``, …), each through
+    a profiler context, whether the callback implements it or not. This wrapper forwards only the
+    hooks that its callbacks override, so the per-iteration cost is that of one callback. The
+    wrapped callbacks must not keep checkpoint state (``state_dict``): none of ganbench's does.
+    """
+
+    def __init__(self, *callbacks: Callback) -> None:
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if type(cb).state_dict is not Callback.state_dict:
+                raise TypeError(f"{type(cb).__name__} keeps checkpoint state; add it to the Trainer on its own")
+        for name, base in vars(Callback).items():
+            if not (callable(base) and (name.startswith("on_") or name in ("setup", "teardown"))):
+                continue
+            handlers = [getattr(cb, name) for cb in self.callbacks if getattr(type(cb), name) is not base]
+            if handlers:
+                setattr(self, name, self._dispatcher(handlers))
+
+    @staticmethod
+    def _dispatcher(handlers: list[Any]) -> Any:
+        if len(handlers) == 1:
+            return handlers[0]
+
+        def dispatch(*args: Any, **kwargs: Any) -> None:
+            for handler in handlers:
+                handler(*args, **kwargs)
+
+        return dispatch
 
 
 class EvaluationCallback(Callback):
@@ -43,6 +85,7 @@ class EvaluationCallback(Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
         iteration = pl_module.iteration
         if _due(iteration, self.every, trainer.max_steps // pl_module.steps_per_iteration):
+            _settle_divergence_check(pl_module)
             self.evaluate(trainer, pl_module, iteration)
 
     def evaluate(self, trainer: L.Trainer, pl_module: GANModule, iteration: int) -> dict[str, float]:
@@ -79,6 +122,7 @@ class IterationCheckpoint(Callback):
         self.last_path: Path | None = None
 
     def save(self, trainer: L.Trainer, name: str) -> Path:
+        _settle_divergence_check(trainer.lightning_module)  # never save a diverged state
         for logger in trainer.loggers:  # metrics on disk are never behind the checkpoint
             logger.save()
         path = self.dirpath / name
@@ -171,6 +215,21 @@ class IterationProgressBar(TQDMProgressBar):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)
         self.train_progress_bar.set_description("iterations")
+        last = getattr(pl_module, "last_iteration", None)
+        if last is not None:
+            self.train_progress_bar.total = last
+        self._shown = 0
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx: int):
+        """Count iterations, not Lightning steps (a step may run several iterations)."""
+        bar = self.train_progress_bar
+        n = getattr(pl_module, "iteration", batch_idx + 1)
+        if bar is None or not self.is_enabled:
+            return
+        if n - getattr(self, "_shown", 0) >= self.refresh_rate or n == bar.total:
+            self._shown = n
+            _update_n(bar, n)
+            bar.set_postfix(self.get_metrics(trainer, pl_module))
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         latest = getattr(pl_module, "latest", {})
