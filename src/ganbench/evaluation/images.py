@@ -187,7 +187,21 @@ class ImageEvaluator:
             )
             return torch.cat(feats)
 
-        features, _ = load_or_compute(self.cache_dir / "real", self.real_key(name), compute)
+        directory, key = self.cache_dir / "real", self.real_key(name)
+        rank, world = _world()
+        if world > 1:
+            # Computed once per cache key, not once per rank: rank 0 loads or computes and saves
+            # while the others wait at the barrier (which every rank reaches, file or not), then
+            # they read its file. (Without a shared cache directory the file is not there for
+            # them and each computes its own, as before.)
+            import torch.distributed as dist
+
+            if rank == 0:
+                features, _ = load_or_compute(directory, key, compute)
+            dist.barrier()
+            if rank == 0:
+                return features
+        features, _ = load_or_compute(directory, key, compute)
         return features
 
     def _distance(self, name: str, device: torch.device) -> FeatureDistance:
