@@ -59,7 +59,7 @@ class SteadyStateTimer(Callback):
         self.end, self.count = now, iteration - self.start_iteration
 
 
-def framework_round(cfg, iterations: int, warmup: int, progress_bar: bool) -> float:
+def framework_round(cfg, iterations: int, warmup: int, progress_bar: bool, compiled: bool = False) -> float:
     """ganbench as ``ganbench-train`` runs it: ``experiment.build`` (all callbacks: the divergence
     check, signal handling, checkpoint bookkeeping, metric logging), minus evaluations and checkpoint
     files, which the loops do not do either."""
@@ -69,6 +69,8 @@ def framework_round(cfg, iterations: int, warmup: int, progress_bar: bool) -> fl
     cfg.checkpoint.every = None
     cfg.trainer.enable_progress_bar = progress_bar
     cfg.trainer.enable_model_summary = False
+    if compiled:
+        cfg.model.compile = True
     timer = SteadyStateTimer(warmup)
     with tempfile.TemporaryDirectory() as tmp:
         exp = build(cfg, Path(tmp))
@@ -203,6 +205,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch intra-op thread counts to run")
     p.add_argument("--progress-bar", action="store_true", help="show the framework's progress bar (as by default)")
+    p.add_argument(
+        "--with-compiled", action="store_true", help="also time ganbench with model.compile=true (compiled / eager)"
+    )
     p.add_argument("overrides", nargs="*", help="config overrides, e.g. loss=hinge regularizer=gp accelerator=gpu")
     args = p.parse_args()
 
@@ -222,6 +227,11 @@ def main() -> None:
         }
         if not minimal:
             del sides["minimal loop"], runs["minimal loop"]
+        if args.with_compiled:
+            runs["ganbench compiled"] = []
+            sides["ganbench compiled"] = lambda: framework_round(
+                cfg, args.iterations, args.warmup, args.progress_bar, compiled=True
+            )
         order = list(sides)
         for r in range(args.rounds):
             for name in order[r % len(order) :] + order[: r % len(order)]:  # rotate who goes first
@@ -235,7 +245,13 @@ def main() -> None:
         lines.append(
             f"{threads} thread(s): ganbench {statistics.median(fw):.1f} it/s ({1000 / statistics.median(fw):.2f} ms/it)"
         )
-        lines += [summarise(k, fw, v) for k, v in runs.items() if k != "ganbench"]
+        lines += [summarise(k, fw, v) for k, v in runs.items() if k not in ("ganbench", "ganbench compiled")]
+        if args.with_compiled:
+            ratios = [c / e for c, e in zip(runs["ganbench compiled"], fw)]
+            lines.append(
+                f"  compiled: {statistics.median(runs['ganbench compiled']):.1f} it/s; compiled / eager ganbench: "
+                f"median {statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})"
+            )
     print(
         f"\n{args.rounds} rounds of {args.iterations - args.warmup} timed iterations each; torch {torch.__version__}, "
         f"{cfg.accelerator.accelerator}, progress bar {'on' if args.progress_bar else 'off'}, "

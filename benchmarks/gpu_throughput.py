@@ -366,6 +366,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--eval-batch", type=int, default=250)
     p.add_argument("--inception-weights", default=None, help="torch-fidelity Inception weights (default: random)")
     p.add_argument("--budget", type=float, default=None, help="seconds: skip the cases that would start after it")
+    p.add_argument("--eval-only", action="store_true", help="only the evaluation timing (no training cases)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -375,7 +376,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     began = time.perf_counter()
     rows, skipped = [], []
-    for name in args.cases:
+    for name in [] if args.eval_only else args.cases:
         for precision in args.precisions:
             for compiled in (c == "on" for c in args.compile):
                 label = f"{name} {precision} compile={'on' if compiled else 'off'}"
