@@ -169,6 +169,48 @@ def minimal_round(iterations: int, warmup: int, seed: int = 0, log_every: int = 
     return (iterations - warmup) / (time.perf_counter() - start)
 
 
+def end_to_end_seconds(overrides: list[str], iterations: int) -> float:
+    """``wall_seconds`` of a whole ``ganbench-train`` run (``experiment.run``: evaluations every
+    ``eval.every``, checkpoints, the progress bar, the summary) of ``iterations`` iterations."""
+    from ganbench.experiment import run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return float(run(compose([*overrides, f"iterations={iterations}"]), Path(tmp) / "run")["wall_seconds"])
+
+
+def minimal_seconds(iterations: int) -> float:
+    start = time.perf_counter()
+    minimal_round(iterations, 0)
+    return time.perf_counter() - start
+
+
+def end_to_end(args) -> None:
+    """The steady-state time per iteration of ``ganbench-train`` and of the minimal loop, each from the
+    difference of a long and a short run (start-up and the final evaluation cancel out; the periodic
+    evaluations and checkpoints of ganbench-train in between do not)."""
+    short, long = args.end_to_end
+    torch.set_num_threads(args.threads[0])
+    per_fw, per_min = [], []
+    for r in range(args.rounds):
+        fw = [end_to_end_seconds(list(args.overrides), n) for n in (short, long)]
+        mn = [minimal_seconds(n) for n in (short, long)]
+        per_fw.append((fw[1] - fw[0]) / (long - short))
+        per_min.append((mn[1] - mn[0]) / (long - short))
+        print(
+            f"round {r + 1}: ganbench-train {1000 * per_fw[-1]:.2f} ms/it, minimal loop {1000 * per_min[-1]:.2f} ms/it,"
+            f" ratio {per_min[-1] / per_fw[-1]:.3f}",
+            flush=True,
+        )
+    ratios = [m / f for m, f in zip(per_min, per_fw)]
+    print(
+        f"\nend to end ({long} − {short} iterations, {args.threads[0]} thread(s), {args.rounds} rounds): "
+        "ganbench-train "
+        f"{1000 * statistics.median(per_fw):.2f} ms/it, minimal loop {1000 * statistics.median(per_min):.2f} ms/it, "
+        f"ratio (speed, ganbench / minimal) median {statistics.median(ratios):.3f} "
+        f"(min {min(ratios):.3f}, max {max(ratios):.3f}); overrides={args.overrides or 'none'}"
+    )
+
+
 def is_default_toy(cfg) -> bool:
     """Whether ``cfg`` is the experiment the minimal loop hard-codes."""
     m, o = cfg.model, cfg.optimizer
@@ -208,8 +250,19 @@ def main() -> None:
     p.add_argument(
         "--with-compiled", action="store_true", help="also time ganbench with model.compile=true (compiled / eager)"
     )
+    p.add_argument(
+        "--end-to-end",
+        nargs=2,
+        type=int,
+        metavar=("SHORT", "LONG"),
+        help="instead: whole ganbench-train runs of SHORT and LONG iterations (defaults: evaluations, "
+        "checkpoints, progress bar) against the minimal loop, per iteration from the difference",
+    )
     p.add_argument("overrides", nargs="*", help="config overrides, e.g. loss=hinge regularizer=gp accelerator=gpu")
     args = p.parse_args()
+    if args.end_to_end:
+        end_to_end(args)
+        return
 
     cfg = compose(list(args.overrides))
     cfg = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
