@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -126,6 +127,17 @@ def minimal_round(iterations: int, warmup: int, seed: int = 0, log_every: int = 
     """The default experiment written from scratch with plain torch (no ganbench code): ring of 8
     Gaussians (radius 1, σ 0.01), MLPs 2→128→128→128→2 (ReLU) and 2→128→128→128→1 (LeakyReLU 0.2),
     non-saturating loss, Adam(lr 1e-3, betas (0.5, 0.999)), batch 256, EMA decay 0.99 by lerp_."""
+    # A script that never imports Lightning lacks the variable Lightning sets at import, which makes
+    # every Adam.step reload NVML on a machine without a GPU (see ganbench/training/overhead.py).
+    nvml = os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
+    try:
+        return _minimal_loop(iterations, warmup, seed, log_every)
+    finally:
+        if nvml is not None:
+            os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = nvml
+
+
+def _minimal_loop(iterations: int, warmup: int, seed: int, log_every: int) -> float:
     torch.manual_seed(seed)
     batch, latent, hidden, lr, betas, decay = 256, 2, 128, 1e-3, (0.5, 0.999), 0.99
 
