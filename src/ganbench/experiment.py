@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch.plugins.environments import SLURMEnvironment
@@ -30,10 +31,12 @@ from ganbench.training.callbacks import (
     EvaluationCallback,
     GracefulInterrupt,
     IterationCheckpoint,
+    IterationEvents,
     IterationProgressBar,
 )
 from ganbench.training.distributed import trainer_arguments, with_per_process_batch
 from ganbench.training.module import GANModule, NonFiniteError, preserved_rng
+from ganbench.training.overhead import NullProfiler
 from ganbench.validation import ConfigError, validate_config
 from ganbench.wandb_support import image_callbacks
 
@@ -126,6 +129,10 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     with _building(f"regularizer ({cfg.regularizer.get('_target_')})"):
         regularizer = instantiate(cfg.regularizer)
         check_regularizer_compatible(discriminator, regularizer)
+    channels_last = bool(cfg.model.get("channels_last", False))
+    if channels_last:  # conv weights in NHWC; real batches follow in GANModule
+        generator.to(memory_format=torch.channels_last)
+        discriminator.to(memory_format=torch.channels_last)
     opt = cfg.optimizer
     sampler = datamodule.real_sampler(cfg.seed + 1) if getattr(datamodule, "samples_on_device", False) else None
     with _building("optimizer"):
@@ -145,6 +152,10 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
             log_every=cfg.log_every,
             grad_clip=cfg.grad_clip,
             real_sampler=sampler,
+            iterations_per_step=int(cfg.get("iterations_per_step", 1)),
+            step_boundaries=(cfg.eval.every, cfg.checkpoint.every),
+            compile=bool(cfg.model.get("compile", False)),
+            channels_last=channels_last,
         )
     # The evaluator may train a domain classifier or read real images on a cache miss: never from
     # the training RNG streams, so a cold and a warm cache train identically.
@@ -160,7 +171,8 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     )
     checkpoint = IterationCheckpoint(run_dir / "checkpoints", cfg.checkpoint.every)
     interrupt = GracefulInterrupt()
-    callbacks = [evaluation, interrupt, checkpoint]  # interrupt before checkpoint: see GracefulInterrupt
+    # one Lightning callback for the three (see IterationEvents); interrupt before checkpoint: see GracefulInterrupt
+    callbacks = [IterationEvents(evaluation, interrupt, checkpoint)]
     if cfg.trainer.enable_progress_bar:
         callbacks.append(IterationProgressBar(refresh_rate=cfg.log_every))
     loggers = make_loggers(cfg, run_dir)
@@ -183,6 +195,7 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         use_distributed_sampler=False,
         limit_val_batches=0,
         plugins=plugins,
+        **({} if "profiler" in cfg.trainer else {"profiler": NullProfiler()}),
     )
     return Experiment(cfg, datamodule, module, trainer, evaluation, checkpoint, interrupt)
 

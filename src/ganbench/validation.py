@@ -113,6 +113,10 @@ def validate_config(cfg: DictConfig) -> None:
     need(cfg.n_critic >= 1, f"n_critic must be >= 1 (discriminator updates per iteration), got {cfg.n_critic}")
     need(cfg.batch_size >= 1, f"batch_size must be >= 1, got {cfg.batch_size}")
     need(cfg.log_every >= 1, f"log_every must be >= 1, got {cfg.log_every}")
+    ips = cfg.get("iterations_per_step", 1)
+    need(ips >= 1, f"iterations_per_step must be >= 1 (1 = one iteration per Lightning step), got {ips}")
+    if cfg.model.get("channels_last") and "MLP" in str(cfg.model.generator.get("_target_", "")):
+        errors.append("model.channels_last=true needs a convolutional model (model=dcgan or model=resnet), not an MLP")
     need(_positive_or_null(cfg.eval.every), f"eval.every must be >= 1 or null, got {cfg.eval.every}")
     need(cfg.eval.num_samples >= 1, f"eval.num_samples must be >= 1, got {cfg.eval.num_samples}")
     need(_positive_or_null(cfg.checkpoint.every), f"checkpoint.every must be >= 1 or null, got {cfg.checkpoint.every}")

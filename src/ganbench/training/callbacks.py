@@ -22,6 +22,47 @@ def _due(iteration: int, every: int | None, last: int) -> bool:
     return iteration == last or (bool(every) and iteration % every == 0)
 
 
+def _settle_divergence_check(pl_module: Any) -> None:
+    """Raise now if the last iteration diverged (a deferred check on CUDA), before acting on it."""
+    check = getattr(pl_module, "check_pending", None)
+    if check is not None:
+        check()
+
+
+class IterationEvents(Callback):
+    """Several callbacks run, in the given order, as *one* Lightning callback.
+
+    Lightning calls every hook of every callback in every step, optimiser step and backward
+    (``on_before_backward``, ``on_after_backward``, ``on_before_optimizer_step``, …), each through
+    a profiler context, whether the callback implements it or not. This wrapper forwards only the
+    hooks that its callbacks override, so the per-iteration cost is that of one callback. The
+    wrapped callbacks must not keep checkpoint state (``state_dict``): none of ganbench's does.
+    """
+
+    def __init__(self, *callbacks: Callback) -> None:
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if type(cb).state_dict is not Callback.state_dict:
+                raise TypeError(f"{type(cb).__name__} keeps checkpoint state; add it to the Trainer on its own")
+        for name, base in vars(Callback).items():
+            if not (callable(base) and (name.startswith("on_") or name in ("setup", "teardown"))):
+                continue
+            handlers = [getattr(cb, name) for cb in self.callbacks if getattr(type(cb), name) is not base]
+            if handlers:
+                setattr(self, name, self._dispatcher(handlers))
+
+    @staticmethod
+    def _dispatcher(handlers: list[Any]) -> Any:
+        if len(handlers) == 1:
+            return handlers[0]
+
+        def dispatch(*args: Any, **kwargs: Any) -> None:
+            for handler in handlers:
+                handler(*args, **kwargs)
+
+        return dispatch
+
+
 class EvaluationCallback(Callback):
     """Every ``every`` iterations and at the last one, draw ``evaluator.num_samples`` samples from
     the (EMA) generator with a fixed seed, compute the evaluator's metrics, log them against the
@@ -88,6 +129,7 @@ class EvaluationCallback(Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
         iteration = pl_module.iteration
         if _due(iteration, self.every, trainer.max_steps // pl_module.steps_per_iteration):
+            _settle_divergence_check(pl_module)
             self.evaluate(trainer, pl_module, iteration)
 
     def evaluate(self, trainer: L.Trainer, pl_module: GANModule, iteration: int) -> dict[str, float]:
@@ -136,6 +178,7 @@ class IterationCheckpoint(Callback):
         self.last_path: Path | None = None
 
     def save(self, trainer: L.Trainer, name: str) -> Path:
+        _settle_divergence_check(trainer.lightning_module)  # never save a diverged state
         for logger in trainer.loggers:  # metrics on disk are never behind the checkpoint
             logger.save()
         path = self.dirpath / name
@@ -230,14 +273,18 @@ class IterationProgressBar(TQDMProgressBar):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)
         bar = self.train_progress_bar
-        bar.total = trainer.max_steps // pl_module.steps_per_iteration
-        bar.initial = bar.n = pl_module.iteration  # a resumed run starts where it stopped
+        bar.total = pl_module.last_iteration
+        bar.initial = bar.n = self._shown = pl_module.iteration  # a resumed run starts where it stopped
         bar.set_description("iterations")
         bar.refresh()
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
+        """Count iterations, not Lightning steps (a step may run several iterations)."""
         bar, n = self.train_progress_bar, pl_module.iteration
-        if bar is not None and not bar.disable and self._should_update(n, bar.total):
+        if bar is None or not self.is_enabled:
+            return
+        if n - self._shown >= self.refresh_rate or n == bar.total:
+            self._shown = n
             bar.n = n
             bar.set_postfix(self.get_metrics(trainer, pl_module))  # refreshes the bar
 

@@ -25,17 +25,38 @@ class EMAGenerator(nn.Module):
         self.decay = float(decay)
         self.start = int(start)
         self.module = copy.deepcopy(generator).requires_grad_(False)
+        self._pairs: tuple | None = None
+
+    def _tensors(self, generator: nn.Module) -> tuple[list, list, list, list]:
+        """(EMA params, generator params, EMA buffers, generator buffers). The parameter lists are
+        built once per generator (``.to()`` keeps parameter objects); buffers are looked up in their
+        modules at each call, since ``.to()`` replaces buffer tensors."""
+        if self._pairs is None or self._pairs[0] is not generator:
+            slots = [
+                (m_ema, m, name)
+                for m_ema, m in zip(self.module.modules(), generator.modules())
+                for name, b in m._buffers.items()
+                if b is not None
+            ]
+            self._pairs = (generator, list(self.module.parameters()), list(generator.parameters()), slots)
+        _, ema_params, params, slots = self._pairs
+        ema_buffers = [m_ema._buffers[name] for m_ema, _, name in slots]
+        buffers = [m._buffers[name] for _, m, name in slots]
+        return ema_params, params, ema_buffers, buffers
+
+    def _apply(self, fn, recurse: bool = True):
+        self._pairs = None  # list the tensors again after .to()/.cuda()
+        return super()._apply(fn, recurse)
 
     @torch.no_grad()
     def update(self, generator: nn.Module, iteration: int) -> None:
-        ema_params = list(self.module.parameters())
-        params = [p.detach() for p in generator.parameters()]
+        ema_params, params, ema_buffers, buffers = self._tensors(generator)
         if iteration < self.start:
             torch._foreach_copy_(ema_params, params)
         else:
             torch._foreach_lerp_(ema_params, params, 1.0 - self.decay)
-        for b_ema, b in zip(self.module.buffers(), generator.buffers()):
-            b_ema.copy_(b)
+        if ema_buffers:
+            torch._foreach_copy_(ema_buffers, buffers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.module(z)

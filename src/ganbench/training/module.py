@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -14,6 +15,10 @@ from ganbench.losses.base import GANLoss
 from ganbench.models.latent import sample_latent
 from ganbench.regularizers.base import NoRegularizer, Regularizer
 from ganbench.training.ema import EMAGenerator
+from ganbench.training.finite import FiniteCheck, NonFiniteError
+from ganbench.training.overhead import no_nvml_check_on_cpu
+
+__all__ = ["GANModule", "NonFiniteError", "rng_state", "set_rng_state"]
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -70,12 +75,19 @@ def preserved_rng() -> Iterator[None]:
         set_rng_state(state)
 
 
-class NonFiniteError(RuntimeError):
-    """A loss, an output or a weight became NaN or infinite at ``iteration``: the run has diverged."""
+class _HotState:
+    """Per-iteration flags, kept off the ``nn.Module`` so that writing them skips
+    ``Module.__setattr__`` (which checks parameters, submodules and buffers at every write)."""
 
-    def __init__(self, message: str, iteration: int) -> None:
-        super().__init__(message)
-        self.iteration = iteration
+    __slots__ = ("log_now",)
+
+    def __init__(self) -> None:
+        self.log_now = False
+
+
+# Attributes Lightning writes on the module around every hook call: plain values, never parameters,
+# submodules or buffers, so they bypass ``Module.__setattr__``.
+_PLAIN_ATTRIBUTES = frozenset({"_current_fx_name"})
 
 
 class GANModule(L.LightningModule):
@@ -88,6 +100,14 @@ class GANModule(L.LightningModule):
 
     Every count the user sees is in iterations. Lightning's ``global_step`` counts each of the
     ``n_critic + 1`` optimiser steps, so ``iteration = global_step // (n_critic + 1)``.
+
+    With data sampled on the device (``real_sampler``), one ``training_step`` may run up to
+    ``iterations_per_step`` iterations, so that Lightning's per-step work (fetching a batch, the
+    batch hooks of every callback, the progress bar) is paid once per ``iterations_per_step``
+    iterations. A step always ends at a multiple of ``iterations_per_step``, of every period in
+    ``step_boundaries`` (evaluations, checkpoints) and at the last iteration, so the callbacks still
+    act on exactly those iterations. The iterations themselves (their data, latents and updates) do
+    not depend on how they are grouped into steps, so results and resume are bit-identical.
     """
 
     def __init__(
@@ -109,8 +129,14 @@ class GANModule(L.LightningModule):
         grad_clip: float | None = None,
         real_sampler: RealSampler | None = None,
         check_finite: bool = True,
+        iterations_per_step: int = 1,
+        step_boundaries: Sequence[int | None] = (),
+        compile: bool = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
+        if iterations_per_step < 1:
+            raise ValueError(f"iterations_per_step must be >= 1, got {iterations_per_step}")
         if n_critic < 1:
             raise ValueError(f"n_critic must be >= 1 (discriminator updates per iteration), got {n_critic}")
         if batch_size < 1:
@@ -139,6 +165,12 @@ class GANModule(L.LightningModule):
         self._real_for_generator = bool(getattr(loss, "uses_real_for_generator", False))
         self._output_is_logit = bool(getattr(loss, "output_is_logit", False))
         self.generator_ema = EMAGenerator(generator, ema_decay, ema_start) if ema_decay else None
+        if compile:
+            # In place (nn.Module.compile): the state-dict keys stay those of the eager modules, so
+            # checkpoints of compiled and eager runs are interchangeable. The EMA copy, made above,
+            # stays eager: it only samples, in eval mode, at evaluations.
+            generator.compile()
+            discriminator.compile()
         self._g_optimizer, self._d_optimizer = g_optimizer, d_optimizer
         self._g_scheduler, self._d_scheduler = g_scheduler, d_scheduler
         self.batch_size = int(batch_size)
@@ -147,10 +179,23 @@ class GANModule(L.LightningModule):
         self.grad_clip = grad_clip
         self.real_sampler = real_sampler
         self.check_finite = check_finite
+        self.iterations_per_step = int(iterations_per_step)
+        self.step_boundaries = tuple(int(b) for b in step_boundaries if b)
+        self.compiled = bool(compile)
+        self.channels_last = bool(channels_last)
+        self._finite = FiniteCheck()
+        self._hot = _HotState()
+        self._d_trainable: list[nn.Parameter] = []
+        self._weights: dict[str, list[nn.Parameter]] = {}
         self._schedulers: list[Any] = []
         self.latest: dict[str, float] = {}
         self._grad_norms: dict[str, Tensor] = {}
-        self._log_now = False
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _PLAIN_ATTRIBUTES:
+            self.__dict__[name] = value
+        else:
+            super().__setattr__(name, value)
 
     # ------------------------------------------------------------------ counting
     @property
@@ -161,6 +206,27 @@ class GANModule(L.LightningModule):
     def iteration(self) -> int:
         """Completed GAN iterations (not Lightning's global_step)."""
         return self.global_step // self.steps_per_iteration
+
+    @property
+    def last_iteration(self) -> int | None:
+        """The iteration the run ends at (``max_steps`` converted), or None without a limit."""
+        max_steps = self.trainer.max_steps
+        return max_steps // self.steps_per_iteration if max_steps and max_steps > 0 else None
+
+    def iterations_in_step(self, first: int) -> int:
+        """How many iterations the ``training_step`` that starts with iteration ``first`` runs: up to
+        the next multiple of ``iterations_per_step``, of each period in ``step_boundaries``, or the
+        last iteration, whichever comes first. One when the data comes from the DataLoader."""
+        k = self.iterations_per_step
+        if self.real_sampler is None or k == 1:
+            return 1
+        end = -(-first // k) * k  # the first multiple of k at or after `first`
+        for every in self.step_boundaries:
+            end = min(end, -(-first // every) * every)
+        last = self.last_iteration
+        if last is not None:
+            end = min(end, last)
+        return max(1, end - first + 1)
 
     # ------------------------------------------------------------------ sampling
     @property
@@ -194,15 +260,32 @@ class GANModule(L.LightningModule):
             real = self.real_sampler(self.n_critic * self.batch_size, self.device)
         else:
             real = batch[0] if isinstance(batch, (list, tuple)) else batch
+            if self.channels_last and real.dim() == 4:
+                real = real.contiguous(memory_format=torch.channels_last)
         if real.shape[0] < self.n_critic:
             raise ValueError(f"a batch of {real.shape[0]} cannot feed n_critic={self.n_critic} updates")
         return list(real.chunk(self.n_critic))
+
+    # ------------------------------------------------------------------ run setup
+    def setup(self, stage: str) -> None:
+        self._run_context = contextlib.ExitStack()
+        self._run_context.enter_context(no_nvml_check_on_cpu())  # see ganbench.training.overhead
+
+    def teardown(self, stage: str) -> None:
+        context = self.__dict__.pop("_run_context", None)
+        if context is not None:
+            context.close()
 
     # ------------------------------------------------------------------ optimisation
     def configure_optimizers(self):
         d_opt = self._d_optimizer(self.discriminator.parameters())
         g_opt = self._g_optimizer(self.generator.parameters())
         self._d_opt_raw, self._g_opt_raw = d_opt, g_opt
+        self._d_trainable = [p for p in self.discriminator.parameters() if p.requires_grad]
+        self._weights = {
+            "discriminator weights": list(self.discriminator.parameters()),
+            "generator weights": list(self.generator.parameters()),
+        }
         self._schedulers = [
             make(opt) for make, opt in ((self._d_scheduler, d_opt), (self._g_scheduler, g_opt)) if make is not None
         ]
@@ -210,74 +293,98 @@ class GANModule(L.LightningModule):
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         # Runs after AMP unscaling, so norms and clipping see the true gradients.
+        log_now = self._hot.log_now
+        if not (self.grad_clip or log_now):
+            return
         is_d = optimizer is getattr(self, "_d_opt_raw", None)
         params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
         if self.grad_clip:
             norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
-        elif self._log_now and params:
+        elif params:
             norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in params])))
         else:
             return
-        if self._log_now:
+        if log_now:
             self._grad_norms["d_grad_norm" if is_d else "g_grad_norm"] = norm.detach()
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        iteration = self.iteration + 1  # the iteration this step completes
-        self._log_now = iteration % self.log_every == 0 or iteration == 1
         d_opt, g_opt = self.optimizers()
+        first = self.iteration + 1  # the first iteration this step completes
+        last = self.last_iteration
+        for iteration in range(first, first + self.iterations_in_step(first)):
+            self._gan_iteration(iteration, batch, d_opt, g_opt, iteration == last)
+
+    def _penalty_context(self) -> contextlib.AbstractContextManager:
+        """Gradient penalties differentiate D twice (∇ₓD, then the backward of ‖∇ₓD‖), which
+        compiled graphs (AOTAutograd) do not support: with ``compiled``, the penalty's own D
+        evaluation runs D's eager forward. The loss terms still use the compiled D."""
+        if self.compiled and getattr(self.regularizer, "uses_input_gradients", False):
+            return torch.compiler.set_stance("force_eager")
+        return contextlib.nullcontext()
+
+    def _gan_iteration(self, iteration: int, batch: Any, d_opt: Any, g_opt: Any, is_last: bool) -> None:
+        """One GAN iteration: ``n_critic`` D updates, one G update, the divergence check, the LR
+        schedulers, the EMA, and the metrics at log points."""
+        log_now = iteration % self.log_every == 0 or iteration == 1
+        self._hot.log_now = log_now
         reals = self._real_minibatches(batch)
 
-        self.toggle_optimizer(d_opt)
+        # D step. G runs under no_grad, so G's parameters need no freezing.
         for real in reals:
             with torch.no_grad():
                 fake = self.generator(self.sample_latent(real.shape[0]))
             real_out = self.discriminator(real)
             fake_out = self.discriminator(fake)
             d_loss = self.loss.discriminator_loss(real_out, fake_out)
-            penalty = self.regularizer.penalty(self.discriminator, real, fake)
+            with self._penalty_context():
+                penalty = self.regularizer.penalty(self.discriminator, real, fake)
             d_opt.zero_grad(set_to_none=True)
             self.manual_backward(d_loss + penalty)
             d_opt.step()
             if self._after_d_step is not None:
                 self._after_d_step(self.discriminator)
-        self.untoggle_optimizer(d_opt)
 
-        self.toggle_optimizer(g_opt)
-        fake_for_g = self.generator(self.sample_latent(self.batch_size))
-        fake_out_g = self.discriminator(fake_for_g)
-        real_out_g = self.discriminator(reals[-1]) if self._real_for_generator else None
-        g_loss = self.loss.generator_loss(fake_out_g, real_out_g)
-        g_opt.zero_grad(set_to_none=True)
-        self.manual_backward(g_loss)
-        g_opt.step()
-        self.untoggle_optimizer(g_opt)
+        # G step: D's trainable parameters are frozen, so its backward computes no D gradients.
+        # (A direct requires_grad flip of D's own list, instead of Lightning's toggle_optimizer,
+        # which rebuilds a dict over the parameters of both optimisers twice per update.)
+        frozen = self._d_trainable
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            fake_for_g = self.generator(self.sample_latent(self.batch_size))
+            fake_out_g = self.discriminator(fake_for_g)
+            real_out_g = self.discriminator(reals[-1]) if self._real_for_generator else None
+            g_loss = self.loss.generator_loss(fake_out_g, real_out_g)
+            g_opt.zero_grad(set_to_none=True)
+            self.manual_backward(g_loss)
+            g_opt.step()
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
 
         self._check_finite(iteration, d_loss=d_loss, g_loss=g_loss, penalty=penalty, d_real=real_out, d_fake=fake_out)
         for scheduler in self._schedulers:
             scheduler.step()
         if self.generator_ema is not None:
             self.generator_ema.update(self.generator, iteration)
-        if self._log_now or iteration == self.trainer.max_steps // self.steps_per_iteration:
+        if log_now or is_last:
             self._record(iteration, d_loss, g_loss, penalty, real_out, fake_out)
 
     def _check_finite(self, iteration: int, **tensors: Tensor) -> None:
-        """Stop the run within the iteration if a loss, an output or a weight is NaN or infinite.
+        """Stop the run if a loss, an output or a weight is NaN or infinite (see
+        :mod:`ganbench.training.finite`): within the iteration on the CPU; on CUDA without a
+        blocking host sync, at the end of the next iteration at the latest."""
+        if self.check_finite:
+            self._finite(iteration, tensors, self._weights)
 
-        One host sync per iteration: each quantity is reduced to a finiteness flag on the device.
-        """
-        if not self.check_finite:
-            return
-        weights = {
-            "discriminator weights": list(self.discriminator.parameters()),
-            "generator weights": list(self.generator.parameters()),
-        }
-        flags = [torch.isfinite(t.detach()).all() for t in tensors.values()]
-        flags += [torch.isfinite(torch.stack(torch._foreach_norm(ps))).all() for ps in weights.values()]
-        ok = torch.stack(flags).tolist()
-        if not all(ok):
-            names = [*tensors, *weights]
-            bad = [n for n, good in zip(names, ok) if not good]
-            raise NonFiniteError(f"non-finite {', '.join(bad)} at iteration {iteration}", iteration)
+    def on_train_end(self) -> None:
+        self.check_pending()  # a deferred check of the last iteration (the callbacks usually did it)
+
+    def check_pending(self) -> None:
+        """Settle a deferred divergence check now (before a checkpoint or an evaluation): raises
+        :class:`NonFiniteError` if the last iteration was not finite."""
+        if self.check_finite:
+            self._finite.resolve()
 
     def _record(
         self, iteration: int, d_loss: Tensor, g_loss: Tensor, penalty: Tensor, real_out: Tensor, fake_out: Tensor
