@@ -45,13 +45,22 @@ def test_merged_callbacks_forward_their_own_hooks_in_order():
     assert events.on_before_optimizer_step.__func__ is Callback.on_before_optimizer_step
 
 
-def test_merged_callbacks_refuse_stateful_ones():
+def test_merged_callbacks_keep_the_state_of_stateful_ones():
     class Stateful(Callback):
-        def state_dict(self):
-            return {"x": 1}
+        def __init__(self, x):
+            self.x = x
 
-    with pytest.raises(TypeError, match="Stateful keeps checkpoint state"):
-        IterationEvents(Stateful())
+        def state_dict(self):
+            return {"x": self.x}
+
+        def load_state_dict(self, state):
+            self.x = state["x"]
+
+    saved = IterationEvents(Callback(), Stateful(7)).state_dict()
+    assert saved == {"1": {"x": 7}}
+    restored = IterationEvents(Callback(), Stateful(0))
+    restored.load_state_dict(saved)
+    assert restored.callbacks[1].x == 7
 
 
 def test_build_uses_the_null_profiler_unless_one_is_configured(tmp_path):

@@ -36,20 +36,31 @@ class IterationEvents(Callback):
     (``on_before_backward``, ``on_after_backward``, ``on_before_optimizer_step``, …), each through
     a profiler context, whether the callback implements it or not. This wrapper forwards only the
     hooks that its callbacks override, so the per-iteration cost is that of one callback. The
-    wrapped callbacks must not keep checkpoint state (``state_dict``): none of ganbench's does.
+    checkpoint state of the wrapped callbacks (``state_dict``) is saved and restored under their
+    position in the list.
     """
 
     def __init__(self, *callbacks: Callback) -> None:
         self.callbacks = list(callbacks)
-        for cb in self.callbacks:
-            if type(cb).state_dict is not Callback.state_dict:
-                raise TypeError(f"{type(cb).__name__} keeps checkpoint state; add it to the Trainer on its own")
+        self._stateful = {
+            str(i): cb for i, cb in enumerate(self.callbacks) if type(cb).state_dict is not Callback.state_dict
+        }
         for name, base in vars(Callback).items():
+            if name in ("state_dict", "load_state_dict"):
+                continue
             if not (callable(base) and (name.startswith("on_") or name in ("setup", "teardown"))):
                 continue
             handlers = [getattr(cb, name) for cb in self.callbacks if getattr(type(cb), name) is not base]
             if handlers:
                 setattr(self, name, self._dispatcher(handlers))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {key: cb.state_dict() for key, cb in self._stateful.items()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        for key, cb in self._stateful.items():
+            if key in state_dict:
+                cb.load_state_dict(state_dict[key])
 
     @staticmethod
     def _dispatcher(handlers: list[Any]) -> Any:
