@@ -53,6 +53,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ganbench.config import compose
 from ganbench.experiment import build
+from ganbench.models.packing import build_discriminator
 
 warnings.filterwarnings("ignore")
 
@@ -213,7 +214,7 @@ def plain_round(cfg, warmup: int, device: str) -> tuple[float, float | None]:
     _reset_peak(device)
     dev = torch.device(device)
     L.seed_everything(int(cfg.seed), verbose=False)
-    g, d = instantiate(cfg.model.generator).to(dev), instantiate(cfg.model.discriminator).to(dev)
+    g, d = instantiate(cfg.model.generator).to(dev), build_discriminator(cfg.model.discriminator).to(dev)
     ema = None
     if cfg.ema.decay:
         ema = copy.deepcopy(g).requires_grad_(False)

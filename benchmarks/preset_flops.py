@@ -23,6 +23,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from ganbench.config import compose
+from ganbench.models.packing import build_discriminator
 
 PRESETS = {
     "cifar10_sngan": ["+experiment=cifar10_sngan"],
@@ -59,7 +60,7 @@ def count(fn) -> int:
 def iteration_flops(cfg) -> int:
     """FLOPs of one GAN iteration at the preset's per-process batch on one process."""
     torch.manual_seed(0)
-    g, d = instantiate(cfg.model.generator), instantiate(cfg.model.discriminator)
+    g, d = instantiate(cfg.model.generator), build_discriminator(cfg.model.discriminator)
     loss, regularizer = instantiate(cfg.loss), instantiate(cfg.regularizer)
     n = int(cfg.batch_size)
     shape = (n, *g.data_shape)

@@ -14,6 +14,7 @@ from scipy import stats
 from torch import nn
 
 from ganbench.models import InfoGANDiscriminator, InfoGANGenerator
+from ganbench.models.packing import build_discriminator
 from ganbench.validation import ConfigError
 
 
@@ -187,6 +188,6 @@ def test_model_config_builds_the_networks_for_cifar10():
     from ganbench.config import compose
 
     cfg = compose(["dataset=cifar10", "model=infogan"])
-    g, d = instantiate(cfg.model.generator), instantiate(cfg.model.discriminator)
+    g, d = instantiate(cfg.model.generator), build_discriminator(cfg.model.discriminator)
     assert (n_params(g), n_params(d)) == (8_616_131, 8_527_297)
     assert g.latent_distribution == "uniform" and g.latent_dim == 64
