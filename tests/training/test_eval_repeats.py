@@ -73,8 +73,10 @@ def test_best_is_the_best_evaluation_row(run):
 
 def test_best_values_are_kept_in_the_checkpoint_for_resuming(run):
     summary, run_dir = run
-    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    (state,) = [v for k, v in ckpt["callbacks"].items() if "EvaluationCallback" in k]
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    # the evaluation callback runs inside the merged IterationEvents callback, first of its list
+    (events,) = [v for k, v in ckpt["callbacks"].items() if "IterationEvents" in k]
+    state = events["0"]
     assert state["best"]["best"]["reverse_kl"] == summary["metrics"]["best_reverse_kl"]
     assert state["best"]["at"] == summary["best_at"]
     from ganbench.training.callbacks import EvaluationCallback
