@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from ganbench.data.images import uint8_to_signed
 from ganbench.evaluation.cache import atomic_torch_save, key_digest
+from ganbench.evaluation.features import to_uint8
 
 log = logging.getLogger("ganbench")
 
@@ -176,7 +177,7 @@ class DomainExtractor:
         """(features (N, F), logits (N, K)) of images in [−1, 1]; samples are clamped to [−1, 1]
         and quantised to 8 bits first, as the real images are."""
         self.net.to(images.device)
-        x = uint8_to_signed(((images.detach().float().clamp(-1, 1) + 1) * 127.5).round_().to(torch.uint8))
+        x = uint8_to_signed(to_uint8(images))  # quantised exactly as the real images are stored
         return self.net(x)
 
 
