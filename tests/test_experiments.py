@@ -18,13 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # (variant, loss class, regularizer class) of the toy study: every loss, and its regularizer as a second variant
 TOY_VARIANTS = {
     "minimax": ("MinimaxLoss", "NoRegularizer"),
-    "minimax_r1": ("MinimaxLoss", "R1Penalty"),
+    "minimax_r1": ("MinimaxLoss", "SquaredGradientPenalty"),
     "nonsaturating": ("NonSaturatingLoss", "NoRegularizer"),
-    "nonsaturating_r1": ("NonSaturatingLoss", "R1Penalty"),
+    "nonsaturating_r1": ("NonSaturatingLoss", "SquaredGradientPenalty"),
     "least_squares": ("LeastSquaresLoss", "NoRegularizer"),
-    "least_squares_r1": ("LeastSquaresLoss", "R1Penalty"),
+    "least_squares_r1": ("LeastSquaresLoss", "SquaredGradientPenalty"),
     "hinge": ("HingeLoss", "NoRegularizer"),
-    "hinge_r1": ("HingeLoss", "R1Penalty"),
+    "hinge_r1": ("HingeLoss", "SquaredGradientPenalty"),
     "wasserstein_gp": ("WassersteinLoss", "GradientPenalty"),
 }
 

@@ -102,3 +102,19 @@ def test_invalid_settings_are_refused(make, message):
 def test_dragan_needs_two_real_samples():
     with pytest.raises(ValueError, match="at least 2 real samples"):
         DRAGANPenalty().penalty(Linear([1.0, 0.0]), batch(1), batch(1))
+
+
+def test_r1_and_r2_are_one_penalty_on_either_side():
+    from ganbench.regularizers import SquaredGradientPenalty
+
+    real, fake = torch.zeros(4, 2), torch.ones(4, 2)
+
+    class Quadratic(torch.nn.Module):  # D(x) = ½‖x − 1‖², ∇D = x − 1: zero on fake, norm² 2 on real
+        def forward(self, x):
+            return 0.5 * (x - 1).square().sum(dim=1, keepdim=True)
+
+    d = Quadratic()
+    assert SquaredGradientPenalty(gamma=2.0, on="real").penalty(d, real, fake).item() == pytest.approx(2.0)
+    assert SquaredGradientPenalty(gamma=2.0, on="fake").penalty(d, real, fake).item() == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="real .R1. or fake .R2."):
+        SquaredGradientPenalty(on="both")

@@ -7,6 +7,7 @@ from ganbench.regularizers.gradient_penalty import (
     OneSidedGradientPenalty,
     R1Penalty,
     R2Penalty,
+    SquaredGradientPenalty,
 )
 from ganbench.regularizers.weight_clipping import WeightClipping
 
@@ -17,6 +18,7 @@ __all__ = [
     "OneSidedGradientPenalty",
     "R1Penalty",
     "R2Penalty",
+    "SquaredGradientPenalty",
     "Regularizer",
     "WeightClipping",
     "input_gradient",

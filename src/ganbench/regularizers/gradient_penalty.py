@@ -82,43 +82,43 @@ class OneSidedGradientPenalty(Regularizer):
         return self.weight * torch.relu(grad.norm(2, dim=1) - 1.0).square().mean()
 
 
-class R1Penalty(Regularizer):
-    """R1, Mescheder, Geiger & Nowozin 2018, "Which Training Methods for GANs do actually
-    Converge?", eq. 9.
+class SquaredGradientPenalty(Regularizer):
+    """R1 and R2, Mescheder, Geiger & Nowozin 2018, "Which Training Methods for GANs do actually
+    Converge?", eqs. 9 and 10: the squared gradient norm of D on real (R1) or generated (R2) data.
 
-        R = (γ/2)·E_real[‖∇ₓ D(x)‖₂²]
+        R1 = (γ/2)·E_real[‖∇ₓ D(x)‖₂²]        (``on="real"``)
+        R2 = (γ/2)·E_fake[‖∇ₓ D(x)‖₂²]        (``on="fake"``)
 
-    ``gamma`` is γ. It penalises the gradient on real data only.
+    ``gamma`` is γ.
     """
 
-    name = "r1"
     uses_input_gradients = True
+    SIDES = ("real", "fake")
 
-    def __init__(self, gamma: float = 1.0) -> None:
+    def __init__(self, gamma: float = 1.0, on: str = "real") -> None:
+        if on not in self.SIDES:
+            raise ValueError(f"regularizer.on must be real (R1) or fake (R2), got {on!r}")
         self.gamma = _check_weight("gamma", gamma)
+        self.on = on
+        self.name = "r1" if on == "real" else "r2"
 
     def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-        _, grad = input_gradient(discriminator, real)
+        _, grad = input_gradient(discriminator, real if self.on == "real" else fake)
         return 0.5 * self.gamma * grad.square().sum(dim=1).mean()
 
 
-class R2Penalty(Regularizer):
-    """R2, Mescheder, Geiger & Nowozin 2018, eq. 10.
-
-        R = (γ/2)·E_fake[‖∇ₓ D(x)‖₂²]
-
-    ``gamma`` is γ. The same penalty as R1, on generated samples instead of real ones.
-    """
-
-    name = "r2"
-    uses_input_gradients = True
+class R1Penalty(SquaredGradientPenalty):
+    """R1: :class:`SquaredGradientPenalty` on real data."""
 
     def __init__(self, gamma: float = 1.0) -> None:
-        self.gamma = _check_weight("gamma", gamma)
+        super().__init__(gamma, on="real")
 
-    def penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-        _, grad = input_gradient(discriminator, fake)
-        return 0.5 * self.gamma * grad.square().sum(dim=1).mean()
+
+class R2Penalty(SquaredGradientPenalty):
+    """R2: :class:`SquaredGradientPenalty` on generated data."""
+
+    def __init__(self, gamma: float = 1.0) -> None:
+        super().__init__(gamma, on="fake")
 
 
 class DRAGANPenalty(Regularizer):
