@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import torch
-from torch.utils.data import DistributedSampler
+from torch.utils.data import Sampler
 
 
-class IterationSampler(DistributedSampler):
+class IterationSampler(Sampler[int]):
     """Yields the dataset indices of ``iterations`` batches of ``batch_size`` for this rank.
 
     The global index stream is a sequence of random permutations of the dataset (a new one per
@@ -17,8 +17,8 @@ class IterationSampler(DistributedSampler):
     stream depends only on the seed, and ``start_iteration`` skips the batches already consumed (for
     resuming mid-run without replaying data).
 
-    It subclasses :class:`~torch.utils.data.DistributedSampler` only so that Lightning recognises it
-    as rank-aware and does not replace it with its own sampler under DDP.
+    A plain :class:`~torch.utils.data.Sampler`: ganbench turns off Lightning's sampler replacement
+    (``use_distributed_sampler=False``), and this sampler places the data per rank itself.
     """
 
     def __init__(
@@ -40,7 +40,6 @@ class IterationSampler(DistributedSampler):
             raise ValueError(f"iterations and batch_size must be >= 1, got {iterations} and {batch_size}")
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} is outside 0..{num_replicas - 1}")
-        # DistributedSampler.__init__ would ask torch.distributed; set its fields directly.
         self.num_items = int(num_items)
         self.iterations = int(iterations)
         self.batch_size = int(batch_size)
@@ -48,9 +47,6 @@ class IterationSampler(DistributedSampler):
         self.num_replicas = int(num_replicas)
         self.rank = int(rank)
         self.start_iteration = int(start_iteration)
-        self.epoch = 0
-        self.shuffle = True
-        self.drop_last = True
 
     def __len__(self) -> int:
         # Always the whole run: on a mid-run resume Lightning counts the restored batches as already
