@@ -21,7 +21,7 @@ top_k: 1
 seeds: [5, 6]
 overrides: [iterations=20, eval.every=null, checkpoint.every=null, log_every=10, trainer.enable_progress_bar=false]
 losses:
-  nonsaturating: {search: sigmoid}
+  hinge: {search: hinge}
 """
 
 
@@ -38,19 +38,27 @@ def test_two_stages_run_and_a_rerun_skips_what_is_done(tmp_path):
     done = study(spec, root)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert (root / "optuna.db").is_file()
-    trials = sorted((root / "ring" / "nonsaturating" / "search").glob("*/*/summary.json"))
+    trials = sorted((root / "ring" / "hinge" / "search").glob("*/*/summary.json"))
     assert len(trials) == 3
     records = [json.loads(p.read_text()) for p in trials]
     assert all(r["trial"]["params"]["n_critic"] in {"1", "2", "3", "4", "5"} for r in records)
     # stage 2: the best trial by reverse_kl (the search file's optimized_metric, lower is better)
     best = min(records, key=lambda r: r["metrics"]["reverse_kl"])
-    seeds = root / "ring" / "nonsaturating" / "seeds" / "top1"
+    seeds = root / "ring" / "hinge" / "seeds" / "top1"
     assert json.loads((seeds / "trial.json").read_text())["trial"] == best["trial"]
     seed_records = {p.parent.name: json.loads(p.read_text()) for p in seeds.glob("*/summary.json")}
     assert sorted(seed_records) == ["s5", "s6"]
     assert {r["seed"] for r in seed_records.values()} == {5, 6}
+    # the seed runs are the trial's setting: its loss (selected by the search file) and its values
+    assert {r["objective"]["loss"] for r in seed_records.values()} == {"hinge"} == {best["objective"]["loss"]}
     lr = float(best["trial"]["params"]["optimizer.generator.lr"])
     assert all(f"lr: {lr}" in (seeds / s / "config.yaml").read_text() for s in seed_records)
+    from omegaconf import OmegaConf
+
+    seed_cfg = OmegaConf.load(seeds / "s5" / "config.yaml")
+    beta1 = float(best["trial"]["params"]["optimizer.generator.betas.0"])
+    assert seed_cfg.optimizer.discriminator.betas == seed_cfg.optimizer.generator.betas
+    assert seed_cfg.optimizer.generator.betas[0] == pytest.approx(beta1)
     # rerun: no new trial, no new run
     before = {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")}
     again = study(spec, root)

@@ -128,6 +128,20 @@ def trial_overrides(record: dict[str, Any]) -> list[str]:
     return [f"{key}={value}" for key, value in (trial.get("params") or {}).items()]
 
 
+def seed_run_overrides(search_overrides: Sequence[str], record: dict[str, Any]) -> list[str]:
+    """The overrides that rebuild a search trial's setting without the search: the loss and
+    regularizer options the search file selected (from the trial's record), D's betas tied to G's
+    as in every search file, and the study's other overrides for this loss."""
+    choices = record.get("choices") or {}
+    kept = [
+        o
+        for o in search_overrides
+        if not o.startswith(("hparams_search=", "loss=", "regularizer=", "+loss=", "+regularizer="))
+    ]
+    picked = [f"{group}={choices[group]}" for group in ("loss", "regularizer") if group in choices]
+    return [*kept, *picked, "optimizer.discriminator.betas=${optimizer.generator.betas}"]
+
+
 def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[str]:
     """Run (or continue) both stages; return the ganbench-compare commands for the results."""
     root.mkdir(parents=True, exist_ok=True)
@@ -161,7 +175,7 @@ def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[s
             for rank, (trial_dir, record) in enumerate(chosen):
                 seeds = ",".join(str(int(s)) for s in spec["seeds"])
                 args = [
-                    "-m", *[b for b in base if not b.startswith("hparams_search=")], *common, *wandb,
+                    "-m", *seed_run_overrides(base, record), *common, *wandb,
                     *trial_overrides(record), f"seed={seeds}",
                     f"hydra.sweep.dir={where / 'seeds' / f'top{rank + 1}'}", "hydra.sweep.subdir=s${seed}",
                 ]  # fmt: skip
