@@ -42,8 +42,8 @@ def test_two_stages_run_and_a_rerun_skips_what_is_done(tmp_path):
     assert len(trials) == 3
     records = [json.loads(p.read_text()) for p in trials]
     assert all(r["trial"]["params"]["n_critic"] in {"1", "2", "3", "4", "5"} for r in records)
-    # stage 2: the best trial by reverse_kl (the search file's optimized_metric, lower is better)
-    best = min(records, key=lambda r: r["metrics"]["reverse_kl"])
+    # stage 2: the best trial by mode_tv (the search file's optimized_metric, lower is better)
+    best = min(records, key=lambda r: r["metrics"]["mode_tv"])
     seeds = root / "ring" / "hinge" / "seeds" / "top1"
     assert json.loads((seeds / "trial.json").read_text())["trial"] == best["trial"]
     seed_records = {p.parent.name: json.loads(p.read_text()) for p in seeds.glob("*/summary.json")}

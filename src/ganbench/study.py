@@ -110,7 +110,7 @@ def best_trials(directory: Path, metric: str | None, k: int) -> list[tuple[Path,
     declared direction); failed and diverged runs rank last and are never chosen."""
     scored = []
     for run_dir, record in records(directory):
-        name = metric or next(iter(record.get("directions") or {}), None)
+        name = metric or _optimized_metric(run_dir) or next(iter(record.get("directions") or {}), None)
         value = (record.get("metrics") or {}).get(name)
         if record["status"] in FAILURES or record["status"] != "completed" or not isinstance(value, (int, float)):
             continue
@@ -120,6 +120,15 @@ def best_trials(directory: Path, metric: str | None, k: int) -> list[tuple[Path,
         scored.append((sign * value, str(run_dir), run_dir, record))
     scored.sort(key=lambda s: (s[0], s[1]))
     return [(run_dir, record) for _, _, run_dir, record in scored[:k]]
+
+
+def _optimized_metric(run_dir: Path) -> str | None:
+    """The ``optimized_metric`` a search run returned to its sweeper (its ``config.yaml``)."""
+    try:
+        value = OmegaConf.select(OmegaConf.load(run_dir / "config.yaml"), "optimized_metric", default=None)
+    except (OSError, ValueError):
+        return None
+    return str(value) if value else None
 
 
 def trial_overrides(record: dict[str, Any]) -> list[str]:
@@ -147,6 +156,8 @@ def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[s
     root.mkdir(parents=True, exist_ok=True)
     storage = (root / STORAGE).resolve()
     common = [*map(str, spec.get("overrides") or []), *map(str, spec.get("launcher") or [])]
+    if spec.get("optimized_metric"):  # the search optimises what the seeds stage ranks by
+        common.append(f"optimized_metric={spec['optimized_metric']}")
     wandb = ["logger.wandb.group=" + str(spec["name"])] if any(o == "logger=wandb" for o in common) else []
     for dataset in spec["datasets"]:
         for loss, entry in spec["losses"].items():

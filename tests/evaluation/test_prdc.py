@@ -197,4 +197,4 @@ def test_image_evaluator_computes_prdc_on_the_features_fid_extracted(digits_eval
 def test_tiny_evaluations_go_without_prdc():
     evaluator = ToyEvaluator(ring_centers(8), 0.01, num_samples=5)  # k = 5 needs at least 6 samples
     m = evaluator.metrics(evaluator.real_samples())
-    assert set(m) == set(evaluator.directions) == {"modes_captured", "high_quality", "reverse_kl"}
+    assert set(m) == set(evaluator.directions) == {"modes_captured", "high_quality", "reverse_kl", "mode_tv"}

@@ -5,7 +5,14 @@ On N generated samples:
 - a mode is *captured* when it is the nearest mode of at least one high-quality sample;
 - *reverse KL* is KL(q ‖ u) between the histogram q of nearest modes over all N samples and the
   uniform distribution u over the K modes (0·log 0 = 0), so it is 0 for perfect balance and
-  log K when every sample falls on one mode.
+  log K when every sample falls on one mode;
+- *mode TV* is the total variation distance between the distribution of samples over K + 1
+  outcomes (each mode for a high-quality sample, one "missed" outcome for every other sample) and
+  the uniform distribution over the K modes. It is 0 only for perfectly balanced, all
+  high-quality samples, and it bounds quality: ``mode_tv >= 1 - high_quality``. Reverse KL alone
+  cannot see samples that fall between modes (they still count for their nearest mode), so a
+  search that optimises it can pick a spread-out generator; ``mode_tv`` scores balance and quality
+  in one number.
 
 Beside them, :mod:`ganbench.evaluation.prdc` gives improved precision and recall (k = 3) and density
 and coverage (k = 5) of the raw 2-D samples against as many real samples, drawn once from the
@@ -25,7 +32,7 @@ from ganbench.evaluation.prdc import DC_K, PRDC
 
 
 def mode_metrics(samples: Tensor, centers: Tensor, sigma: float) -> dict[str, float]:
-    """``modes_captured``, ``high_quality`` (fraction) and ``reverse_kl`` of ``samples`` (N×2)."""
+    """``modes_captured``, ``high_quality`` (fraction), ``reverse_kl`` and ``mode_tv`` of ``samples`` (N×2)."""
     samples = samples.detach().float().cpu()
     centers = centers.float().cpu()
     dist = torch.cdist(samples, centers)
@@ -40,10 +47,13 @@ def mode_metrics(samples: Tensor, centers: Tensor, sigma: float) -> dict[str, fl
     q = counts / max(n, 1)
     nz = q > 0
     reverse_kl = float((q[nz] * (q[nz] * k).log()).sum()) if finite.any() else math.inf
+    on_mode = torch.bincount(nearest[hq & finite], minlength=k).double() / max(n, 1)
+    missed = 1.0 - float(on_mode.sum())
     return {
         "modes_captured": int(captured.sum()),
         "high_quality": float((hq & finite).double().mean()),
         "reverse_kl": reverse_kl,
+        "mode_tv": 0.5 * (float((on_mode - 1.0 / k).abs().sum()) + missed),
     }
 
 
@@ -63,6 +73,7 @@ class ToyEvaluator:
         "modes_captured": "max",
         "high_quality": "max",
         "reverse_kl": "min",
+        "mode_tv": "min",
         **PRDC.directions,
     }
 
