@@ -118,9 +118,6 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     with _building(f"dataset ({cfg.dataset.get('_target_')})"):
         # the run length is the root key's: a run extended with resume=… iterations=N reads it from there
         datamodule = instantiate(cfg.dataset, **({"iterations": cfg.iterations} if "iterations" in cfg.dataset else {}))
-        if not getattr(datamodule, "download", False):
-            with preserved_rng():  # load (and check) the data now, before anything is written
-                datamodule.setup("fit")
     with _building("model"):
         generator = instantiate(cfg.model.generator)
         discriminator = build_discriminator(cfg.model.discriminator)  # honours model.discriminator.packing
@@ -133,30 +130,20 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     if channels_last:  # conv weights in NHWC; real batches follow in GANModule
         generator.to(memory_format=torch.channels_last)
         discriminator.to(memory_format=torch.channels_last)
-    opt = cfg.optimizer
     sampler = datamodule.real_sampler(cfg.seed + 1) if getattr(datamodule, "samples_on_device", False) else None
-    with _building("optimizer"):
-        module = GANModule(
-            generator,
-            discriminator,
-            loss,
-            regularizer,
-            g_optimizer=instantiate(opt.generator),
-            d_optimizer=instantiate(opt.discriminator),
-            g_scheduler=instantiate(opt.scheduler) if opt.get("scheduler") else None,
-            d_scheduler=instantiate(opt.scheduler) if opt.get("scheduler") else None,
-            batch_size=cfg.batch_size,
-            n_critic=cfg.n_critic,
-            ema_decay=cfg.ema.decay,
-            ema_start=cfg.ema.start,
-            log_every=cfg.log_every,
-            grad_clip=cfg.grad_clip,
+    with _building("invalid config"):  # conf/module/gan.yaml: the root keys' settings, checked by GANModule
+        module: GANModule = instantiate(
+            cfg.module,
+            generator=generator,
+            discriminator=discriminator,
+            loss=loss,
+            regularizer=regularizer,
             real_sampler=sampler,
-            iterations_per_step=int(cfg.get("iterations_per_step", 1)),
-            step_boundaries=(cfg.eval.every, cfg.checkpoint.every),
-            compile=bool(cfg.model.get("compile", False)),
-            channels_last=channels_last,
+            iterations=cfg.iterations,  # the root key's, as for the dataset (resume=… iterations=N)
         )
+    if not getattr(datamodule, "download", False):
+        with _building(f"dataset ({cfg.dataset.get('_target_')})"), preserved_rng():
+            datamodule.setup("fit")  # load (and check) the data now, before anything is written
     # The evaluator may train a domain classifier or read real images on a cache miss: never from
     # the training RNG streams, so a cold and a warm cache train identically.
     with _building("evaluation"), preserved_rng():
@@ -182,7 +169,7 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.accelerator),
         **trainer_arguments(cfg.trainer, cfg.accelerator, generator, discriminator),  # sync_batchnorm resolved
-        max_steps=cfg.iterations * (cfg.n_critic + 1),
+        max_steps=module.lightning_steps(),
         # the run ends at max_steps; no epoch limit, so that a finished run can be extended (resume= iterations=N)
         max_epochs=-1,
         logger=loggers or False,
@@ -231,6 +218,8 @@ def resolve_resume(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()
         raise ConfigError(f"resume={cfg.resume}: {run_dir / 'config.yaml'} not found; is it a ganbench run directory?")
     saved = OmegaConf.load(run_dir / "config.yaml")
     saved.resume = str(run_dir)
+    if "module" not in saved and "module" in cfg:  # saved before conf/module/: the same wiring to its root keys
+        saved.module = cfg.module
     if any(_override_key(o) == "iterations" for o in overrides):
         saved.iterations = int(cfg.iterations)
     return saved, run_dir
@@ -253,7 +242,9 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
     if saved_path.is_file():
         saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
         current = _resolved(cfg)
-        diff = sorted(k for k in set(saved) | set(current) if k != "resume" and saved.get(k) != current.get(k))
+        # `module` only wires root keys together: a run saved before it existed differs in nothing else
+        keys = (set(saved) | set(current)) - {"resume"} - ({"module"} - set(saved))
+        diff = sorted(k for k in keys if saved.get(k) != current.get(k))
         if diff:
             raise ConfigError(
                 f"{run_dir} already holds a checkpoint of a different run (config differs in: {', '.join(diff)}); "

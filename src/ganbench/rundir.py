@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -37,16 +38,20 @@ class CheckpointError(ConfigError):
 
 
 class RunDirLock:
-    """Exclusive ownership of ``run_dir`` while the ``with`` block runs (POSIX ``flock``)."""
+    """Exclusive ownership of ``run_dir`` while the ``with`` block runs (POSIX ``flock``). A
+    directory it created is removed again on release if nothing else was written there (a run
+    refused while building leaves no trace)."""
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / LOCK_NAME
         self._fd: int | None = None
+        self._created = False
 
     def acquire(self) -> None:
         import fcntl
 
+        self._created = not self.run_dir.exists()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -85,6 +90,9 @@ class RunDirLock:
         self.path.unlink(missing_ok=True)  # before unlocking: a waiting opener then sees a new file
         os.close(self._fd)
         self._fd = None
+        if self._created:
+            with contextlib.suppress(OSError):  # not empty: the run wrote something
+                self.run_dir.rmdir()
 
     def __enter__(self) -> RunDirLock:
         self.acquire()

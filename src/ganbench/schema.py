@@ -44,6 +44,7 @@ class TrainSchema:
     loss: Any = MISSING
     regularizer: Any = MISSING
     optimizer: Any = MISSING
+    module: Any = MISSING  # conf/module/: GANModule, wired to the root keys
     accelerator: Any = MISSING
     trainer: Any = MISSING
     logger: Any = None

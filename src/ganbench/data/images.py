@@ -217,7 +217,8 @@ class ImageDataModule(L.LightningDataModule):
     def state_dict(self) -> dict[str, Any]:
         """Saved in checkpoints: how many iterations of the data stream were consumed."""
         trainer = getattr(self, "trainer", None)
-        done = trainer.global_step // (self.n_critic + 1) if trainer is not None else self._start_iteration
+        module = getattr(trainer, "lightning_module", None)  # GANModule: the run's iteration clock
+        done = module.iteration if module is not None else self._start_iteration
         return {"iteration": int(done), "seed": self.seed}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from ganbench.training.image_logging import log_image
 from ganbench.training.module import GANModule, preserved_rng
 
 
-def _due(iteration: int, every: int | None, last: int) -> bool:
+def _due(iteration: int, every: int | None, last: int | None) -> bool:
     return iteration == last or (bool(every) and iteration % every == 0)
 
 
@@ -139,7 +139,7 @@ class EvaluationCallback(Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
         iteration = pl_module.iteration
-        if _due(iteration, self.every, trainer.max_steps // pl_module.steps_per_iteration):
+        if _due(iteration, self.every, pl_module.last_iteration):
             _settle_divergence_check(pl_module)
             self.evaluate(trainer, pl_module, iteration)
 

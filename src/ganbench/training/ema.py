@@ -19,9 +19,11 @@ class EMAGenerator(nn.Module):
     def __init__(self, generator: nn.Module, decay: float = 0.999, start: int = 0) -> None:
         super().__init__()
         if not 0.0 <= decay < 1.0:
-            raise ValueError(f"ema.decay must be in [0, 1), got {decay}")
+            raise ValueError(f"ema.decay must be in [0, 1) or null (no EMA), got {decay}; set e.g. ema.decay=0.999")
         if start < 0:
-            raise ValueError(f"ema.start must be >= 0, got {start}")
+            raise ValueError(
+                f"ema.start must be >= 0 (the iteration the EMA starts averaging), got {start}; e.g. ema.start=0"
+            )
         self.decay = float(decay)
         self.start = int(start)
         self.module = copy.deepcopy(generator).requires_grad_(False)

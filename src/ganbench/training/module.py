@@ -90,6 +90,38 @@ class _HotState:
 _PLAIN_ATTRIBUTES = frozenset({"_current_fx_name"})
 
 
+def _setting_errors(
+    *,
+    iterations: int | None,
+    n_critic: int,
+    batch_size: int,
+    log_every: int,
+    iterations_per_step: int,
+    grad_clip: float | None,
+    g_optimizer: Any,
+    d_optimizer: Any,
+) -> list[str]:
+    """What is wrong with :class:`GANModule`'s settings, one message per setting, each naming its
+    config key (the root keys of ``conf/train.yaml``, or ``optimizer.<player>.lr``) and the fix."""
+    errors = []
+    for key, value, meaning in (
+        ("iterations", iterations, "the run's length"),
+        ("n_critic", n_critic, "discriminator updates per iteration"),
+        ("batch_size", batch_size, "samples per minibatch"),
+        ("log_every", log_every, "iterations between logged losses"),
+        ("iterations_per_step", iterations_per_step, "1 = one iteration per Lightning step"),
+    ):
+        if value is not None and value < 1:
+            errors.append(f"{key} must be >= 1 ({meaning}), got {value}; set e.g. {key}=1")
+    if grad_clip is not None and not grad_clip > 0:
+        errors.append(f"grad_clip must be > 0 or null (no clipping), got {grad_clip}; set e.g. grad_clip=10")
+    for side, factory in (("generator", g_optimizer), ("discriminator", d_optimizer)):
+        lr = getattr(factory, "keywords", {}).get("lr")  # a partial (conf/optimizer/*.yaml) names its lr
+        if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
+            errors.append(f"optimizer.{side}.lr must be > 0, got {lr}; set e.g. optimizer.{side}.lr=2e-4")
+    return errors
+
+
 class GANModule(L.LightningModule):
     """Trains a generator against a discriminator with a pluggable objective.
 
@@ -99,7 +131,13 @@ class GANModule(L.LightningModule):
     iteration index, in which case ``real_sampler(n, device)`` provides the real samples.
 
     Every count the user sees is in iterations. Lightning's ``global_step`` counts each of the
-    ``n_critic + 1`` optimiser steps, so ``iteration = global_step // (n_critic + 1)``.
+    ``n_critic + 1`` optimiser steps, so ``iteration = global_step // (n_critic + 1)``. The module is
+    the run's one clock: :attr:`iteration`, :attr:`last_iteration` (``iterations``, the run's
+    length), :attr:`is_last_iteration`, and :meth:`lightning_steps` for the Trainer's ``max_steps``;
+    callbacks and datamodules ask it rather than converting ``global_step`` themselves.
+
+    Settings out of range raise :class:`ValueError` naming the config key (``n_critic``, ``ema.decay``
+    …) and the fix, all problems at once.
 
     With data sampled on the device (``real_sampler``), one ``training_step`` may run up to
     ``iterations_per_step`` iterations, so that Lightning's per-step work (fetching a batch, the
@@ -133,16 +171,26 @@ class GANModule(L.LightningModule):
         step_boundaries: Sequence[int | None] = (),
         compile: bool = False,
         channels_last: bool = False,
+        iterations: int | None = None,
     ) -> None:
         super().__init__()
-        if iterations_per_step < 1:
-            raise ValueError(f"iterations_per_step must be >= 1, got {iterations_per_step}")
-        if n_critic < 1:
-            raise ValueError(f"n_critic must be >= 1 (discriminator updates per iteration), got {n_critic}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if log_every < 1:
-            raise ValueError(f"log_every must be >= 1, got {log_every}")
+        errors = _setting_errors(
+            iterations=iterations,
+            n_critic=n_critic,
+            batch_size=batch_size,
+            log_every=log_every,
+            iterations_per_step=iterations_per_step,
+            grad_clip=grad_clip,
+            g_optimizer=g_optimizer,
+            d_optimizer=d_optimizer,
+        )
+        if iterations is None and iterations_per_step > 1 and real_sampler is not None:
+            errors.append(
+                f"iterations_per_step={iterations_per_step} needs the run's length (iterations) so that no step "
+                "runs past it; give iterations=N or iterations_per_step=1"
+            )
+        if errors:
+            raise ValueError("; ".join(errors))
         if not hasattr(generator, "latent_dim"):
             raise TypeError(
                 f"{type(generator).__name__} has no `latent_dim` attribute; a ganbench generator "
@@ -183,6 +231,7 @@ class GANModule(L.LightningModule):
         self.step_boundaries = tuple(int(b) for b in step_boundaries if b)
         self.compiled = bool(compile)
         self.channels_last = bool(channels_last)
+        self.iterations = None if iterations is None else int(iterations)
         self._finite = FiniteCheck()
         self._hot = _HotState()
         self._d_trainable: list[nn.Parameter] = []
@@ -209,9 +258,21 @@ class GANModule(L.LightningModule):
 
     @property
     def last_iteration(self) -> int | None:
-        """The iteration the run ends at (``max_steps`` converted), or None without a limit."""
-        max_steps = self.trainer.max_steps
-        return max_steps // self.steps_per_iteration if max_steps and max_steps > 0 else None
+        """The iteration the run ends at (the config's ``iterations``; a resumed run extended with
+        ``iterations=N`` ends at N), or None for an open-ended module."""
+        return self.iterations
+
+    @property
+    def is_last_iteration(self) -> bool:
+        """Whether the run's last iteration is completed."""
+        return self.iterations is not None and self.iteration >= self.iterations
+
+    def lightning_steps(self, iterations: int | None = None) -> int:
+        """Lightning's ``global_step`` once ``iterations`` iterations are completed (default: the
+        run's last), i.e. the Trainer's ``max_steps``: ``iterations × (n_critic + 1)``, since every
+        optimiser step counts (Lightning issue #17958). −1 (no limit) for an open-ended module."""
+        iterations = self.iterations if iterations is None else iterations
+        return -1 if iterations is None else int(iterations) * self.steps_per_iteration
 
     def iterations_in_step(self, first: int) -> int:
         """How many iterations the ``training_step`` that starts with iteration ``first`` runs: up to
