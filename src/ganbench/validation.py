@@ -116,6 +116,12 @@ def validate_config(cfg: DictConfig) -> None:
     need(_positive_or_null(cfg.eval.every), f"eval.every must be >= 1 or null, got {cfg.eval.every}")
     need(cfg.eval.num_samples >= 1, f"eval.num_samples must be >= 1, got {cfg.eval.num_samples}")
     need(_positive_or_null(cfg.checkpoint.every), f"checkpoint.every must be >= 1 or null, got {cfg.checkpoint.every}")
+    for side in ("generator", "discriminator"):  # torch's optimisers accept lr=0 (a frozen player), and refuse
+        lr = cfg.optimizer[side].get("lr")  # a negative one only when training starts
+        need(
+            lr is None or (isinstance(lr, (int, float)) and lr > 0),
+            f"optimizer.{side}.lr must be > 0, got {lr}; set e.g. optimizer.{side}.lr=2e-4",
+        )
 
     acc = cfg.accelerator
     precision = str(acc.get("precision", "32-true"))

@@ -281,7 +281,7 @@ def test_datamodule_shards_per_rank_and_restores_its_position():
 
     def batches(world: int, rank: int, state: dict | None = None) -> list[torch.Tensor]:
         dm = DigitsDataModule(**common)
-        dm.trainer = SimpleNamespace(global_rank=rank, world_size=world, global_step=0)
+        dm.trainer = SimpleNamespace(global_rank=rank, world_size=world, lightning_module=None)
         if state is not None:
             dm.load_state_dict(state)
         dm.setup()
@@ -295,9 +295,9 @@ def test_datamodule_shards_per_rank_and_restores_its_position():
     stream = list(ext.train_dataloader())
     for it in range(6):
         assert torch.equal(two[0][it], stream[2 * it]) and torch.equal(two[1][it], stream[2 * it + 1])
-    # what a checkpoint at iteration 4 stores (global_step counts n_critic + 1 optimizer steps per iteration)
+    # what a checkpoint at iteration 4 stores: the module's iteration (its clock; see GANModule.iteration)
     dm = DigitsDataModule(**common)
-    dm.trainer = SimpleNamespace(global_rank=0, world_size=1, global_step=4 * 3)
+    dm.trainer = SimpleNamespace(global_rank=0, world_size=1, lightning_module=SimpleNamespace(iteration=4))
     state = dm.state_dict()
     assert state["iteration"] == 4
     resumed = batches(1, 0, state)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -34,7 +33,7 @@ BASE = [
 ]
 
 
-def _module(k: int, boundaries=()) -> GANModule:
+def _module(k: int, boundaries=(), iterations: int = 100) -> GANModule:
     return GANModule(
         MLPGenerator(hidden_dim=8, num_layers=1),
         MLPDiscriminator(hidden_dim=8, num_layers=1),
@@ -44,12 +43,13 @@ def _module(k: int, boundaries=()) -> GANModule:
         real_sampler=DeviceSampler(GaussianMixture2D(ring_centers(), 0.01), 1),
         iterations_per_step=k,
         step_boundaries=boundaries,
+        iterations=iterations,
     )
 
 
 def _steps(module: GANModule, last: int) -> list[tuple[int, int]]:
     """The (first, last) iterations of each training step of a run of ``last`` iterations."""
-    module._trainer = SimpleNamespace(max_steps=last * module.steps_per_iteration)
+    module.iterations = last
     out, first = [], 1
     while first <= last:
         n = module.iterations_in_step(first)
@@ -70,13 +70,15 @@ def test_steps_end_on_every_boundary_and_at_the_last_iteration():
 def test_data_loader_runs_stay_one_iteration_per_step():
     module = _module(10)
     module.real_sampler = None
-    module._trainer = SimpleNamespace(max_steps=100)
     assert module.iterations_in_step(1) == 1
 
 
 def test_iterations_per_step_is_validated():
-    with pytest.raises(ValueError, match="iterations_per_step"):
+    with pytest.raises(ValueError, match="iterations_per_step must be >= 1"):
         _module(0)
+    with pytest.raises(ValueError, match="iterations_per_step=10 needs the run's length"):
+        _module(10, iterations=None)  # grouped steps could run past an end the module does not know
+    _module(1, iterations=None)  # one iteration per step: the Trainer's max_steps ends the run
 
 
 def _state(run_dir: Path) -> dict[str, torch.Tensor]:

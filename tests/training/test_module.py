@@ -33,7 +33,7 @@ class SpyDiscriminator(nn.Module):
 
 def fit(module: GANModule, batches, iterations: int, **trainer_kw) -> L.Trainer:
     trainer = L.Trainer(
-        max_steps=iterations * module.steps_per_iteration,
+        max_steps=module.lightning_steps(iterations),
         max_epochs=1,
         logger=trainer_kw.pop("logger", False),
         enable_checkpointing=False,

@@ -98,11 +98,9 @@ def _setting_errors(
     log_every: int,
     iterations_per_step: int,
     grad_clip: float | None,
-    g_optimizer: Any,
-    d_optimizer: Any,
 ) -> list[str]:
     """What is wrong with :class:`GANModule`'s settings, one message per setting, each naming its
-    config key (the root keys of ``conf/train.yaml``, or ``optimizer.<player>.lr``) and the fix."""
+    config key (a root key of ``conf/train.yaml``) and the fix."""
     errors = []
     for key, value, meaning in (
         ("iterations", iterations, "the run's length"),
@@ -115,10 +113,6 @@ def _setting_errors(
             errors.append(f"{key} must be >= 1 ({meaning}), got {value}; set e.g. {key}=1")
     if grad_clip is not None and not grad_clip > 0:
         errors.append(f"grad_clip must be > 0 or null (no clipping), got {grad_clip}; set e.g. grad_clip=10")
-    for side, factory in (("generator", g_optimizer), ("discriminator", d_optimizer)):
-        lr = getattr(factory, "keywords", {}).get("lr")  # a partial (conf/optimizer/*.yaml) names its lr
-        if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
-            errors.append(f"optimizer.{side}.lr must be > 0, got {lr}; set e.g. optimizer.{side}.lr=2e-4")
     return errors
 
 
@@ -181,8 +175,6 @@ class GANModule(L.LightningModule):
             log_every=log_every,
             iterations_per_step=iterations_per_step,
             grad_clip=grad_clip,
-            g_optimizer=g_optimizer,
-            d_optimizer=d_optimizer,
         )
         if iterations is None and iterations_per_step > 1 and real_sampler is not None:
             errors.append(
