@@ -38,6 +38,8 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> Non
     "overrides, words",
     [
         (["seed=-1"], ["seed must be in [0, 2**32)"]),
+        (["n_critic=0"], ["n_critic must be >= 1", "n_critic=1"]),  # refused by GANModule, in build()
+        (["ema.decay=1.5"], ["ema.decay must be in [0, 1)"]),
         (["dataset=folder", "model=dcgan", "dataset.root=/nonexistent/images"], ["/nonexistent/images"]),
         (["+experiment=digits", "dataset.evaluation.inception=false", "dataset.evaluation.domain=false"],
          ["inception=true or domain=true"]),

@@ -140,3 +140,27 @@ def test_gradient_penalty_on_a_batchnorm_critic_is_refused_before_anything_is_wr
     assert not (tmp_path / "run").exists()
     # the same critic without batch statistics is accepted
     validate_config(compose(["dataset=digits", "model=dcgan", "regularizer=gp", "model.discriminator.norm=layer"]))
+
+
+def test_validate_config_builds_nothing_and_a_run_builds_each_network_once(monkeypatch, tmp_path):
+    """The gradient-penalty/BatchNorm check runs once, in build(): validate_config instantiates no
+    discriminator or regularizer of its own."""
+    from ganbench.models import MLPDiscriminator
+    from ganbench.regularizers import GradientPenalty
+
+    built: list[str] = []
+    for cls in (MLPDiscriminator, GradientPenalty):
+        original = cls.__init__
+
+        def counting(self, *args, _original=original, _name=cls.__name__, **kwargs):
+            built.append(_name)
+            _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", counting)
+    cfg = compose(["regularizer=gp", "loss=wasserstein", "iterations=2", "eval.every=null", "eval.num_samples=50",
+                   "checkpoint.every=null", "trainer.enable_progress_bar=false"])  # fmt: skip
+    validate_config(cfg)
+    assert built == []
+    summary = run(cfg, tmp_path / "run")
+    assert summary["status"] == "completed"
+    assert sorted(built) == ["GradientPenalty", "MLPDiscriminator"]

@@ -152,3 +152,39 @@ def test_sample_with_seed_is_reproducible_and_leaves_global_rng_alone():
     assert torch.equal(torch.get_rng_state(), state)
     assert torch.equal(a, module.sample(100, seed=3))
     assert a.shape == (100, 2)
+
+
+def test_the_module_is_the_run_clock():
+    """iteration = global_step // (n_critic + 1); the Trainer's max_steps comes from the module."""
+    module = GANModule(
+        MLPGenerator(hidden_dim=8, num_layers=1),
+        MLPDiscriminator(hidden_dim=8, num_layers=1),
+        NonSaturatingLoss(),
+        g_optimizer=SGD,
+        d_optimizer=SGD,
+        batch_size=4,
+        n_critic=2,
+        ema_decay=None,
+        iterations=7,
+    )
+    assert module.lightning_steps() == 7 * 3 and module.lightning_steps(4) == 4 * 3
+    assert (module.iteration, module.last_iteration, module.is_last_iteration) == (0, 7, False)
+    trainer = fit(module, [torch.randn(8, 2) for _ in range(7)], iterations=7)
+    assert trainer.global_step == 21  # 7 iterations of 2 D steps + 1 G step
+    assert (module.iteration, module.last_iteration, module.is_last_iteration) == (7, 7, True)
+    open_ended = GANModule(MLPGenerator(), MLPDiscriminator(), NonSaturatingLoss(), g_optimizer=SGD, d_optimizer=SGD)
+    assert open_ended.last_iteration is None and open_ended.lightning_steps() == -1
+    assert not open_ended.is_last_iteration
+
+
+@pytest.mark.parametrize(
+    "setting,key",
+    [({"n_critic": 0}, "n_critic"), ({"batch_size": 0}, "batch_size"), ({"log_every": 0}, "log_every"),
+     ({"iterations": 0}, "iterations"), ({"grad_clip": 0.0}, "grad_clip"), ({"ema_decay": 1.0}, "ema.decay"),
+     ({"ema_decay": 0.5, "ema_start": -1}, "ema.start")],
+)  # fmt: skip
+def test_settings_out_of_range_name_their_config_key(setting, key):
+    with pytest.raises(ValueError) as err:
+        GANModule(MLPGenerator(), MLPDiscriminator(), NonSaturatingLoss(), g_optimizer=SGD, d_optimizer=SGD, **setting)
+    message = str(err.value)
+    assert message.startswith(f"{key} must be") and f"{key}=" in message and "\n" not in message
