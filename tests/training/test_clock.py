@@ -56,3 +56,24 @@ def test_the_clock_across_a_run_and_its_extension(tmp_path):
     assert all(last == 20 and global_step == 3 * it for it, last, _, global_step in extended.seen)
     assert [s[2] for s in extended.seen] == [False, False, True]
     assert exp.module.iteration == 20 and exp.module.is_last_iteration
+
+
+def test_a_run_saved_before_the_module_group_existed_resumes_and_extends(tmp_path):
+    """Its config.yaml has no `module`: the run is still recognised as the same one, and extends."""
+    from omegaconf import OmegaConf
+
+    from ganbench.experiment import run
+
+    run_dir = tmp_path / "run"
+    assert run(compose([*BASE, "iterations=8"]), run_dir, overrides=[])["status"] == "completed"
+    saved = OmegaConf.load(run_dir / "config.yaml")
+    assert saved.module.n_critic == 2 and saved.module._target_ == "ganbench.training.GANModule"
+    del saved["module"]
+    OmegaConf.save(saved, run_dir / "config.yaml")
+    again = run(compose([*BASE, "iterations=8"]), run_dir, overrides=[])  # same config: nothing left to do
+    assert again["status"] == "completed" and again["iterations"] == 8
+    overrides = ["iterations=12", f"resume={run_dir}"]
+    extended = run(compose([*BASE, *overrides]), run_dir, overrides=overrides)
+    assert extended["status"] == "completed" and extended["resumed_from"] == 8 and extended["iterations"] == 12
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["ganbench"]["iteration"] == 12 and ckpt["global_step"] == 12 * 3
