@@ -96,3 +96,23 @@ def test_constant_schedule_keeps_the_learning_rate():
         opt.step()
         schedule.step()
     assert opt.param_groups[0]["lr"] == cfg.optimizer.generator.lr
+
+
+def test_the_module_built_from_the_config_takes_a_trials_values():
+    """conf/module/gan.yaml interpolates the root keys and the optimizer group that the searches name."""
+    from ganbench.losses import NonSaturatingLoss
+    from ganbench.models import MLPDiscriminator, MLPGenerator
+
+    trial = ["n_critic=3", "ema.decay=0.999", "grad_clip=5", "optimizer.generator.betas.0=0.25",
+             "optimizer.generator.lr=2e-3", "+optimizer/scheduler=linear"]  # fmt: skip
+    cfg = compose(["hparams_search=sigmoid", "iterations=4", *trial])
+    module = instantiate(
+        cfg.module, generator=MLPGenerator(), discriminator=MLPDiscriminator(), loss=NonSaturatingLoss(),
+        regularizer=None, real_sampler=None,
+    )  # fmt: skip
+    assert (module.n_critic, module.generator_ema.decay, module.grad_clip, module.last_iteration) == (3, 0.999, 5, 4)
+    assert module.lightning_steps() == 4 * (3 + 1)
+    d_opt, g_opt = module.configure_optimizers()
+    assert d_opt.defaults["betas"] == g_opt.defaults["betas"] == (0.25, 0.999)  # D's betas tied to G's
+    assert g_opt.defaults["lr"] == 2e-3 and d_opt.defaults["lr"] == cfg.optimizer.discriminator.lr
+    assert [(type(s).__name__, s.total_iters) for s in module._schedulers] == [("LinearLR", 4)] * 2
