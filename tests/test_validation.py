@@ -164,3 +164,14 @@ def test_validate_config_builds_nothing_and_a_run_builds_each_network_once(monke
     summary = run(cfg, tmp_path / "run")
     assert summary["status"] == "completed"
     assert sorted(built) == ["GradientPenalty", "MLPDiscriminator"]
+
+
+def test_a_count_out_of_range_reads_the_same_whichever_constructor_refuses_it(tmp_path):
+    """On image data the datamodule (built before GANModule) takes n_critic and batch_size too."""
+    with pytest.raises(ConfigError) as err:
+        run(compose(["dataset=digits", "model=dcgan", "n_critic=0", "batch_size=0"]), tmp_path / "run")
+    message = str(err.value)
+    assert "DigitsDataModule" in message  # the datamodule refused first ...
+    assert "n_critic must be >= 1 (discriminator updates per iteration), got 0; set e.g. n_critic=1" in message
+    assert "batch_size must be >= 1" in message  # ... with GANModule's words, all problems at once
+    assert not (tmp_path / "run").exists()

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from ganbench.counts import check_counts
 from ganbench.data.sampler import IterationSampler
 
 
@@ -159,10 +160,7 @@ class ImageDataModule(L.LightningDataModule):
             raise ValueError(f"dataset.channels must be 1 or 3, got {channels}")
         if resolution < 4:
             raise ValueError(f"dataset.resolution must be >= 4, got {resolution}")
-        if batch_size < 1 or n_critic < 1 or iterations < 1:
-            raise ValueError(
-                f"batch_size, n_critic and iterations must be >= 1, got {batch_size}, {n_critic}, {iterations}"
-            )
+        check_counts(batch_size=batch_size, n_critic=n_critic, iterations=iterations)
         self.check_split(split)
         self.channels = int(channels)
         self.resolution = int(resolution)

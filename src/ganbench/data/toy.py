@@ -19,6 +19,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from ganbench.counts import check_counts
+
 
 class GaussianMixture2D:
     """An equal-weight mixture of isotropic Gaussians with the given ``centers`` (K×2) and
@@ -101,8 +103,7 @@ class ToyDataModule(L.LightningDataModule):
         train_seed: int = 0,
     ) -> None:
         super().__init__()
-        if iterations < 1:
-            raise ValueError(f"iterations must be >= 1, got {iterations}")
+        check_counts(iterations=iterations)
         if train_size is not None and train_size < 1:
             raise ValueError(f"dataset.train_size must be >= 1 or null (fresh samples every batch), got {train_size}")
         self.mixture = mixture

@@ -11,6 +11,7 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from ganbench.counts import count_errors
 from ganbench.losses.base import GANLoss
 from ganbench.models.latent import sample_latent
 from ganbench.regularizers.base import NoRegularizer, Regularizer
@@ -90,32 +91,6 @@ class _HotState:
 _PLAIN_ATTRIBUTES = frozenset({"_current_fx_name"})
 
 
-def _setting_errors(
-    *,
-    iterations: int | None,
-    n_critic: int,
-    batch_size: int,
-    log_every: int,
-    iterations_per_step: int,
-    grad_clip: float | None,
-) -> list[str]:
-    """What is wrong with :class:`GANModule`'s settings, one message per setting, each naming its
-    config key (a root key of ``conf/train.yaml``) and the fix."""
-    errors = []
-    for key, value, meaning in (
-        ("iterations", iterations, "the run's length"),
-        ("n_critic", n_critic, "discriminator updates per iteration"),
-        ("batch_size", batch_size, "samples per minibatch"),
-        ("log_every", log_every, "iterations between logged losses"),
-        ("iterations_per_step", iterations_per_step, "1 = one iteration per Lightning step"),
-    ):
-        if value is not None and value < 1:
-            errors.append(f"{key} must be >= 1 ({meaning}), got {value}; set e.g. {key}=1")
-    if grad_clip is not None and not grad_clip > 0:
-        errors.append(f"grad_clip must be > 0 or null (no clipping), got {grad_clip}; set e.g. grad_clip=10")
-    return errors
-
-
 class GANModule(L.LightningModule):
     """Trains a generator against a discriminator with a pluggable objective.
 
@@ -168,14 +143,15 @@ class GANModule(L.LightningModule):
         iterations: int | None = None,
     ) -> None:
         super().__init__()
-        errors = _setting_errors(
+        errors = count_errors(
             iterations=iterations,
             n_critic=n_critic,
             batch_size=batch_size,
             log_every=log_every,
             iterations_per_step=iterations_per_step,
-            grad_clip=grad_clip,
         )
+        if grad_clip is not None and not grad_clip > 0:
+            errors.append(f"grad_clip must be > 0 or null (no clipping), got {grad_clip}; set e.g. grad_clip=10")
         if iterations is None and iterations_per_step > 1 and real_sampler is not None:
             errors.append(
                 f"iterations_per_step={iterations_per_step} needs the run's length (iterations) so that no step "
