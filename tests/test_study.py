@@ -83,6 +83,21 @@ def test_best_trials_respect_direction_and_skip_failures(tmp_path):
     assert trial_overrides(best_trials(tmp_path, "m", 1)[0][1]) == ["x=b"]
 
 
+def test_without_a_metric_the_trials_are_ranked_by_the_one_they_optimised(tmp_path):
+    # The first declared metric (modes_captured) ranks a above b; the metric the trials returned to
+    # their sweeper (optimized_metric in their config.yaml: mode_tv, lower is better) ranks b first.
+    for name, modes, tv in (("a", 8, 0.4), ("b", 7, 0.1)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "summary.json").write_text(json.dumps({
+            "status": "completed", "iterations": 1, "seed": 0, "choices": {},
+            "metrics": {"modes_captured": modes, "mode_tv": tv},
+            "directions": {"modes_captured": "max", "mode_tv": "min"}}))  # fmt: skip
+        (d / "config.yaml").write_text("optimized_metric: mode_tv\n")
+    assert [p.name for p, _ in best_trials(tmp_path, None, 2)] == ["b", "a"]
+    assert [p.name for p, _ in best_trials(tmp_path, "modes_captured", 2)] == ["a", "b"]
+
+
 def test_a_bad_study_file_is_named(tmp_path):
     spec = tmp_path / "bad.yaml"
     spec.write_text("name: x\ndatasets: [ring]\ntrials: 2\ntop_k: 3\nseeds: [1]\nlosses: {}\n")
@@ -114,8 +129,8 @@ def test_a_four_trial_search_records_the_metric_and_a_failing_trial(tmp_path):
         record = records[trial.number]
         if trial.params["regularizer.weight"] < 0:
             assert record["status"] == "failed" and "weight" in record["error"]
-            assert trial.value == float("inf")  # reverse_kl is minimised: the worst value
+            assert trial.value == float("inf")  # mode_tv is minimised: the worst value
         else:
             assert record["status"] == "completed"
-            assert trial.value == pytest.approx(record["metrics"]["reverse_kl"])
+            assert trial.value == pytest.approx(record["metrics"]["mode_tv"])
             assert record["trial"]["number"] == trial.number
