@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ganbench.study import StudyError, best_trials, load_study_file, trial_overrides
+from ganbench.study import StudyError, best_trials, load_study_file, mark_best_in_wandb, trial_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """
@@ -134,3 +134,36 @@ def test_a_four_trial_search_records_the_metric_and_a_failing_trial(tmp_path):
             assert record["status"] == "completed"
             assert trial.value == pytest.approx(record["metrics"]["mode_tv"])
             assert record["trial"]["number"] == trial.number
+
+
+def test_the_best_trial_is_marked_in_its_wandb_run_summary(tmp_path, monkeypatch):
+    import wandb
+
+    from test_wandb import read_records
+
+    for var in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    trial = tmp_path / "trial"
+    trial.mkdir()
+    (trial / "config.yaml").write_text("logger:\n  wandb:\n    project: ganbench\n    entity: null\n")
+    run = wandb.init(project="ganbench", dir=str(trial), mode="offline", settings=wandb.Settings(silent=True))
+    run.log({"mode_tv": 0.1})
+    run_id = run.id
+    run.finish()
+
+    assert mark_best_in_wandb(trial, "toy", 1) == run_id
+    assert mark_best_in_wandb(trial, "toy", 1) == run_id  # a second pass of the study marks nothing new
+    runs = sorted(trial.glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(runs) == 2  # the trial's run and its update: `wandb sync` uploads both to the same run id
+    updates = {}
+    for path in runs:
+        for record in read_records(path):
+            kind = record.WhichOneof("record_type")
+            if kind == "run":
+                assert record.run.run_id == run_id
+            if kind == "summary":
+                updates.update({u.key: json.loads(u.value_json) for u in record.summary.update if u.key})
+    assert updates["best_trial"] is True and updates["best_trial_rank"] == 1 and updates["study"] == "toy"
+    assert mark_best_in_wandb(tmp_path / "trial_without_wandb", "toy", 1) is None
