@@ -18,6 +18,14 @@ from ganbench.experiment import run  # noqa: E402
 QUIET = ["trainer.enable_progress_bar=false"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--loss-config-dir",
+        default=None,
+        help="config directory whose loss/*.yaml the loss tests (tests/losses) run on; default: ganbench's conf/",
+    )
+
+
 @pytest.fixture
 def train(tmp_path: Path):
     """``train(*overrides)`` runs ganbench in a fresh run directory and returns (summary, run_dir)."""
