@@ -1,4 +1,5 @@
-"""Shared test helpers: compose a config and run a short training job in a temporary directory."""
+"""Shared fixtures: compose a config and run a short training job in a temporary directory; the
+command-line option of the loss tests. Plain helpers shared by several modules are in helpers.py."""
 
 from __future__ import annotations
 
