@@ -21,6 +21,7 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from ganbench.evaluation.builder import build_evaluator
 from ganbench.identity import objective
 from ganbench.loggers import make_loggers, truncate_metrics
 from ganbench.models.checks import check_regularizer_compatible
@@ -121,6 +122,10 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         if not getattr(datamodule, "download", False):
             with preserved_rng():  # load (and check) the data now, before anything is written
                 datamodule.setup("fit")
+    # The evaluator may train a domain classifier or read real images on a cache miss: never from
+    # the training RNG streams, so a cold and a warm cache train identically.
+    with _building(f"evaluator ({cfg.evaluator.get('_target_')})"), preserved_rng():
+        evaluator = build_evaluator(cfg.evaluator, datamodule)
     with _building("model"):
         generator = instantiate(cfg.model.generator)
         discriminator = build_discriminator(cfg.model.discriminator)  # honours model.discriminator.packing
@@ -157,10 +162,6 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
             compile=bool(cfg.model.get("compile", False)),
             channels_last=channels_last,
         )
-    # The evaluator may train a domain classifier or read real images on a cache miss: never from
-    # the training RNG streams, so a cold and a warm cache train identically.
-    with _building("evaluation"), preserved_rng():
-        evaluator = datamodule.evaluator(cfg.eval.num_samples)
     evaluation = EvaluationCallback(
         evaluator,
         cfg.eval.every,
