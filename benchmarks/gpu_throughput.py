@@ -136,7 +136,7 @@ def case_config(name: str, precision: str, compiled: bool, device: str, tiny: bo
         f"batch_size={8 if tiny else spec['batch_size']}",
         f"iterations={iterations}",
         "eval.every=null",
-        "eval.num_samples=16",  # the one evaluation at the end (after the timed iterations), kept trivial
+        "evaluator.num_samples=16",  # the one evaluation at the end (after the timed iterations), kept trivial
         "checkpoint.every=null",
         "trainer.enable_progress_bar=false",
         "logger=csv",

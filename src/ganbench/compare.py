@@ -488,7 +488,8 @@ def summarize(
         checks = [
             _mixed(runs, "datasets", (r.value("dataset") for r in runs)),
             _mixed(runs, "iteration budgets", (r.budget() for r in runs)),
-            _mixed(runs, "evaluation sample counts", (r.value("eval.num_samples") for r in runs)),
+            # evaluator.num_samples; eval.num_samples in runs made before the evaluator config group
+            _mixed(runs, "evaluation sample counts", (r.value("evaluator.num_samples") or r.value("eval.num_samples") for r in runs)),
         ]
         stats.warnings = [c for c in checks if c]
         for section in CONFIG_SECTIONS:
