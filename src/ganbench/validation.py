@@ -46,8 +46,8 @@ def _class_attr(node: Any, attr: str, default: Any = None) -> Any:
         return default
 
 
-TARGETS = ("dataset", "evaluator", "model.generator", "model.discriminator", "loss", "regularizer", "optimizer.generator",
-           "optimizer.discriminator", "optimizer.scheduler")  # fmt: skip
+TARGETS = ("dataset", "evaluator", "model.generator", "model.discriminator", "loss", "regularizer",
+           "optimizer.generator", "optimizer.discriminator", "optimizer.scheduler")  # fmt: skip
 
 
 def _check_targets(cfg: DictConfig) -> list[str]:

@@ -29,8 +29,9 @@ OLD_SETTINGS = {
     "digits": dict(OLD_COMMON, num_samples=2000, num_real=None, domain=True, inception=False, inception_score=False),
     "cifar10": dict(OLD_COMMON, num_samples=10000, num_real=10000, inception=True, inception_score=True, domain=False),
     "mnist": dict(OLD_COMMON, num_samples=10000, num_real=10000, inception=True, inception_score=False, domain=False),
-    "fashion_mnist": dict(OLD_COMMON, num_samples=10000, num_real=10000, inception=True, inception_score=False,
-                          domain=False),  # fmt: skip
+    "fashion_mnist": dict(
+        OLD_COMMON, num_samples=10000, num_real=10000, inception=True, inception_score=False, domain=False
+    ),  # fmt: skip
     "celeba": dict(OLD_COMMON, num_samples=10000, num_real=10000, inception=True, inception_score=False, domain=False),
     "folder": dict(OLD_COMMON, num_samples=10000, num_real=10000, inception=True, inception_score=False, domain=False),
 }
