@@ -188,6 +188,7 @@ class ImageEvaluator:
             raise ValueError(f"evaluator.num_samples must be >= 2 for FID, got {num_samples}")
         if not (inception or domain):
             raise ValueError("evaluator needs inception=true or domain=true (no metric would be computed)")
+        # k-NN balls need more than k = 5 samples on each side; tiny evaluations go without PRDC
         available = image_directions(inception, domain, kid, prdc and num_samples > DC_K, inception_score)
         selected = select_metrics(metrics, available, "ImageEvaluator")
         inception = inception and any(metric_part(name)[0] == "inception" for name in selected)
@@ -201,7 +202,6 @@ class ImageEvaluator:
         parts = {metric_part(name)[1] for name in selected}
         self.kid, self.kid_subsets, self.kid_subset_size = "kid" in parts, int(kid_subsets), int(kid_subset_size)
         self.want_inception_score = "is" in parts
-        # k-NN balls need more than k = 5 samples on each side; tiny evaluations go without them
         self.prdc = "prdc" in parts
         self.cache_dir = cache_root(cache_dir)
         self.batch_size = int(batch_size)
