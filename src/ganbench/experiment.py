@@ -67,7 +67,17 @@ class _DropAdverts(logging.Filter):
 for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
     logging.getLogger(_name).addFilter(_DropAdverts())
 
-CHOICE_GROUPS = ("dataset", "evaluator", "model", "loss", "regularizer", "optimizer", "accelerator", "trainer", "logger")
+CHOICE_GROUPS = (
+    "dataset",
+    "evaluator",
+    "model",
+    "loss",
+    "regularizer",
+    "optimizer",
+    "accelerator",
+    "trainer",
+    "logger",
+)
 
 
 @dataclass
