@@ -4,15 +4,12 @@ statistics had drifted apart during training; each process draws batch_size / 2.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import run_ddp
 
 PROBE = r"""
 import sys
@@ -74,11 +71,7 @@ def probe_run(tmp_path_factory) -> Path:
     out.mkdir()
     script = work / "probe.py"
     script.write_text(PROBE)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(script), str(out), str(work / "run")], env=env, cwd=work,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Starting with 2 processes" in proc.stdout + proc.stderr
+    run_ddp([str(out), str(work / "run")], cwd=work, script=script)
     return out
 
 
