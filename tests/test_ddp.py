@@ -13,6 +13,7 @@ import torch
 from hydra.utils import instantiate
 
 from ganbench import load_run
+from ganbench.evaluation.builder import build_evaluator
 from ganbench.evaluation.toy import mode_metrics
 from helpers import run_ddp
 
@@ -24,7 +25,7 @@ def ddp_run(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("ddp") / "run"
     args = [
         "accelerator=ddp_cpu", "regularizer=gp", "loss=wasserstein",
-        "iterations=30", "eval.every=15", f"eval.num_samples={N}", "checkpoint.every=10", "log_every=5",
+        "iterations=30", "eval.every=15", f"evaluator.num_samples={N}", "checkpoint.every=10", "log_every=5",
         "batch_size=64", "model.discriminator.packing=2", "trainer.enable_progress_bar=false",
         f"hydra.run.dir={run_dir}",
     ]  # fmt: skip
@@ -57,7 +58,7 @@ def test_metrics_equal_those_of_the_gathered_samples(ddp_run):
     assert got["high_quality"] == pytest.approx(expected["high_quality"], abs=1e-12)
     assert got["reverse_kl"] == pytest.approx(expected["reverse_kl"], rel=1e-6)
     # precision, recall, density, coverage: computed once, on the gathered samples
-    prdc = dm.evaluator(N).metrics(samples)
+    prdc = build_evaluator(cfg.evaluator, dm).metrics(samples)
     for key in ("precision", "recall", "density", "coverage"):
         assert got[key] == pytest.approx(prdc[key], abs=1e-12), key
     # the two ranks drew different samples (per-rank seeds), not one sample set twice

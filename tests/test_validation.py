@@ -54,7 +54,8 @@ def test_a_setting_out_of_range_is_refused_by_its_constructor_before_anything_is
         ("optimizer.generator.lr=0", "optimizer.generator.lr must be > 0"),
         ("optimizer.discriminator.lr=-1e-4", "optimizer.discriminator.lr must be > 0"),
         ("accelerator=gpu", "CUDA GPU(s)"),
-        ("eval.metrics=[fid]", "need images"),
+        ("evaluator.metrics=[fid]", "valid: modes_captured"),
+        ("eval.num_samples=100", "use evaluator.num_samples="),
     ],
 )
 def test_impossible_settings_are_refused_with_the_fix(override, needle):
@@ -116,7 +117,7 @@ def test_bf16_mixed_works_with_every_regularizer(train, reg):
         "accelerator.precision=bf16-mixed",
         "iterations=15",
         "log_every=5",
-        "eval.num_samples=200",
+        "evaluator.num_samples=200",
     )
     assert summary["status"] == "completed" and summary["iterations"] == 15
     import csv
@@ -157,7 +158,7 @@ def test_validate_config_builds_nothing_and_a_run_builds_each_network_once(monke
             _original(self, *args, **kwargs)
 
         monkeypatch.setattr(cls, "__init__", counting)
-    cfg = compose(["regularizer=gp", "loss=wasserstein", "iterations=2", "eval.every=null", "eval.num_samples=50",
+    cfg = compose(["regularizer=gp", "loss=wasserstein", "iterations=2", "eval.every=null", "evaluator.num_samples=50",
                    "checkpoint.every=null", "trainer.enable_progress_bar=false"])  # fmt: skip
     validate_config(cfg)
     assert built == []

@@ -9,7 +9,17 @@ from omegaconf import DictConfig, OmegaConf
 
 import ganbench.schema  # noqa: F401  (registers the root schema with Hydra's ConfigStore)
 
-CHOICE_GROUPS = ("dataset", "model", "loss", "regularizer", "optimizer", "accelerator", "trainer", "logger")
+CHOICE_GROUPS = (
+    "dataset",
+    "evaluator",
+    "model",
+    "loss",
+    "regularizer",
+    "optimizer",
+    "accelerator",
+    "trainer",
+    "logger",
+)
 
 
 def ceil_div(total: int, per: int) -> int:

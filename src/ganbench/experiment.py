@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganbench.config import choices, trial_of
 from ganbench.config import override_key as _override_key
+from ganbench.evaluation.builder import build_evaluator
 from ganbench.identity import objective
 from ganbench.loggers import make_loggers, truncate_metrics
 from ganbench.models.checks import check_regularizer_compatible
@@ -109,8 +110,8 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
             datamodule.setup("fit")  # load (and check) the data now, before anything is written
     # The evaluator may train a domain classifier or read real images on a cache miss: never from
     # the training RNG streams, so a cold and a warm cache train identically.
-    with _building("evaluation"), preserved_rng():
-        evaluator = datamodule.evaluator(cfg.eval.num_samples)
+    with _building(f"evaluator ({cfg.evaluator.get('_target_')})"), preserved_rng():
+        evaluator = build_evaluator(cfg.evaluator, datamodule)
     evaluation = EvaluationCallback(
         evaluator,
         cfg.eval.every,

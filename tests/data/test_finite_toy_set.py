@@ -66,7 +66,7 @@ def test_resume_with_a_finite_training_set_is_exact(tmp_path):
     overrides = [
         "trainer.enable_progress_bar=false", "model=pacgan_mlp", "model.discriminator.packing=2",
         "dataset.train_size=150", "batch_size=32", "n_critic=2", "iterations=20", "checkpoint.every=10",
-        "eval.every=10", "eval.num_samples=200", "log_every=5",
+        "eval.every=10", "evaluator.num_samples=200", "log_every=5",
     ]  # fmt: skip
     full = tmp_path / "full"
     assert run(compose(overrides), full)["status"] == "completed"

@@ -14,7 +14,7 @@ from ganbench.experiment import build
 # n_critic = 2: three optimiser steps per iteration. Steps of up to 5 iterations that also end on
 # every checkpoint (each 4th iteration) and on the last iteration.
 BASE = ["n_critic=2", "batch_size=16", "iterations_per_step=5", "checkpoint.every=4", "eval.every=null",
-        "eval.num_samples=50", "log_every=100", "trainer.enable_progress_bar=false"]  # fmt: skip
+        "evaluator.num_samples=50", "log_every=100", "trainer.enable_progress_bar=false"]  # fmt: skip
 
 
 class ClockReader(Callback):

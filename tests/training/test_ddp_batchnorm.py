@@ -58,7 +58,7 @@ def sampling(self, trainer, pl_module, repeat=0):
 cb.EvaluationCallback.gathered_samples = sampling
 cfg = compose(["accelerator=ddp_cpu", "+experiment=digits", "dataset.resolution=8", "model.generator.width=8",
                "model.discriminator.width=8", "batch_size=16", "batch_size_is=global", "iterations=6",
-               "eval.every=3", "eval.num_samples=64", "checkpoint.every=3", "log_every=3",
+               "eval.every=3", "evaluator.num_samples=64", "checkpoint.every=3", "log_every=3",
                "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"])
 run(cfg, run_dir)
 """

@@ -11,6 +11,7 @@ import torch
 from hydra.utils import instantiate
 
 from ganbench import load_run
+from ganbench.evaluation.builder import build_evaluator
 from helpers import run_ddp
 
 N = 301  # not a multiple of the world size: the last rank's share is padded, then cut
@@ -22,7 +23,7 @@ def ddp_digits(tmp_path_factory) -> Path:
     args = [
         "accelerator=ddp_cpu", "+experiment=digits", "dataset.resolution=8",
         "model.generator.width=8", "model.discriminator.width=8", "batch_size=16", "iterations=6", "eval.every=3",
-        f"eval.num_samples={N}", "checkpoint.every=6", "log_every=3", "trainer.enable_progress_bar=false",
+        f"evaluator.num_samples={N}", "checkpoint.every=6", "log_every=3", "trainer.enable_progress_bar=false",
         f"hydra.run.dir={run_dir}",
     ]  # fmt: skip
     run_ddp(args, cwd=tmp_path_factory.mktemp("cwd"))
@@ -38,7 +39,7 @@ def test_ddp_image_metrics_are_those_of_the_gathered_samples(ddp_digits):
     per_rank = -(-N // 2)
     parts = [run.sample(per_rank, seed=cfg.eval.seed + rank) for rank in range(2)]
     samples = torch.cat(parts)[:N]
-    expected = instantiate(cfg.dataset).evaluator(N).metrics(samples)
+    expected = build_evaluator(cfg.evaluator, instantiate(cfg.dataset)).metrics(samples)
     got = summary["metrics"]
     assert got.keys() == expected.keys()
     # features come from per-rank batches of 151 instead of one batch: float32 round-off only
