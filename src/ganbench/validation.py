@@ -199,22 +199,3 @@ def _evaluator_errors(cfg: DictConfig) -> list[str]:
             errors.append(f"evaluator ({name}): {err}")
     return errors
 
-
-def _penalty_on_batchnorm_critic(cfg: DictConfig) -> list[str]:
-    """A gradient penalty on a discriminator with BatchNorm (see ``models.checks``), found by building
-    the discriminator (cheap) before anything is written."""
-    from hydra.utils import instantiate
-
-    from ganbench.models.checks import check_regularizer_compatible
-    from ganbench.models.packing import build_discriminator
-
-    try:
-        discriminator = build_discriminator(cfg.model.discriminator)
-        regularizer = instantiate(cfg.regularizer)
-    except Exception:  # an impossible model config fails in build() with its own message
-        return []
-    try:
-        check_regularizer_compatible(discriminator, regularizer)
-    except ValueError as err:
-        return [str(err)]
-    return []
