@@ -198,4 +198,3 @@ def _evaluator_errors(cfg: DictConfig) -> list[str]:
         except TypeError as err:  # a key the evaluator does not take
             errors.append(f"evaluator ({name}): {err}")
     return errors
-
