@@ -436,7 +436,26 @@ class GANModule(L.LightningModule):
                 self.real_sampler.for_rank(rank, it)
 
     def log_metrics(self, metrics: dict[str, float], iteration: int) -> None:
-        """Send ``metrics`` to every logger with the iteration as the x-axis (rank 0 only)."""
+        """Record ``metrics``, measured at ``iteration``, in Lightning and in every logger.
+
+        - ``self.log_dict(on_step=True, logger=False)``: the values land in
+          ``trainer.callback_metrics`` (and ``logged_metrics``' sibling dicts), where stock callbacks
+          read them: ``EarlyStopping(monitor=…)``, ``ModelCheckpoint(monitor=…)``, pruning callbacks.
+        - ``Logger.log_metrics(…, step=iteration)`` on rank 0: one row (CSV), point (TensorBoard) or
+          step (W&B) per call, at the GAN iteration, with an ``iteration`` column.
+
+        The loggers are not fed through Lightning's own flush (``logger=True``): Lightning writes
+        *every* value logged since the epoch began at each flush (every ``log_every_n_steps``
+        Lightning steps), so a metric logged at iteration 500 would be written again, stale, at every
+        later log point; and a Lightning step may run several iterations. tests/test_compat.py pins
+        that upstream behaviour. Call it from a training hook (``training_step`` or a callback's
+        ``on_train_batch_end``): ``self.log`` is refused outside Lightning's control flow.
+        """
+        numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float, Tensor))}
+        if numeric:
+            # CPU tensors: Lightning keeps them where they are (a float would be copied to the device)
+            values = torch.tensor([float(v) for v in numeric.values()], dtype=torch.float64)
+            self.log_dict(dict(zip(numeric, values)), on_step=True, on_epoch=False, logger=False)
         if self.trainer.is_global_zero:
             for logger in self.loggers:
                 logger.log_metrics({**metrics, "iteration": iteration}, step=iteration)

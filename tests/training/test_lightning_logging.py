@@ -1,0 +1,105 @@
+"""Metrics go through ``self.log_dict``: ``trainer.callback_metrics`` holds the training and evaluation
+metrics, stock Lightning callbacks can monitor them, and every logger still gets one row per log
+point keyed by the GAN iteration."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
+
+import ganbench.experiment as experiment
+
+SHORT = ["iterations=20", "eval.every=10", "eval.num_samples=500", "checkpoint.every=10", "log_every=5"]
+TRAINING = ("d_loss", "g_loss", "regularizer", "d_real", "d_fake", "d_grad_norm", "g_grad_norm", "lr_d", "lr_g")
+
+
+@pytest.fixture
+def with_callbacks(monkeypatch):
+    """``with_callbacks(*callbacks)``: the next ``run`` adds them to its trainer; returns the built experiments."""
+    built = []
+
+    def install(*callbacks):
+        def build(cfg, run_dir):
+            exp = real_build(cfg, run_dir)
+            exp.trainer.callbacks.extend(callbacks)
+            built.append(exp)
+            return exp
+
+        real_build = experiment.build
+        monkeypatch.setattr(experiment, "build", build)
+        return built
+
+    return install
+
+
+def rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_callback_metrics_hold_the_last_logged_values(train, with_callbacks):
+    built = with_callbacks()
+    summary, run_dir = train("dataset=ring", *SHORT)
+    trainer = built[0].trainer
+    metrics = trainer.callback_metrics
+    evaluated = summary["metrics"]
+    assert {"modes_captured", "reverse_kl", "high_quality"} <= set(evaluated)
+    for name, value in evaluated.items():  # the evaluation at iteration 20, as summary.json has it
+        assert metrics[name].item() == pytest.approx(value, rel=1e-12, abs=1e-12), name
+    # the training metrics of the last log point (iteration 20), as metrics.csv has them
+    (last,) = [r for r in rows(run_dir) if r["d_loss"] and int(float(r["iteration"])) == 20]
+    for name in TRAINING:
+        assert metrics[name].item() == pytest.approx(float(last[name]), rel=1e-6), name
+    assert all(v.device.type == "cpu" for v in metrics.values())  # never copied to the device
+
+
+def test_metrics_csv_stays_keyed_by_iteration(train):
+    _, run_dir = train("dataset=ring", *SHORT)
+    table = rows(run_dir)
+    training = [r for r in table if r["d_loss"]]
+    evals = [r for r in table if r["modes_captured"]]
+    assert [int(float(r["iteration"])) for r in training] == [1, 5, 10, 15, 20]
+    assert [int(float(r["iteration"])) for r in evals] == [10, 20]
+    assert all(float(r["step"]) == float(r["iteration"]) for r in table)  # the x-axis is the iteration
+    # each metric appears only where it was measured: never a stale copy in a later row
+    assert all(not r["modes_captured"] for r in training) and all(not r["d_loss"] for r in evals)
+    assert len(table) == len(training) + len(evals)
+
+
+def test_stock_early_stopping_monitors_an_evaluation_metric(train, with_callbacks):
+    # strict: a metric missing from callback_metrics raises. Checked at the end of each train epoch
+    # (the toy run is one epoch). Any finite reverse KL is below the threshold, so reading it stops the run.
+    stop = EarlyStopping(
+        monitor="reverse_kl", mode="min", strict=True, check_on_train_epoch_end=True, stopping_threshold=1e9
+    )
+    built = with_callbacks(stop)
+    summary, run_dir = train("dataset=ring", *SHORT)
+    assert summary["status"] == "completed"
+    assert built[0].trainer.should_stop  # it read reverse_kl and acted on it
+    assert stop.stopping_reason == EarlyStoppingReason.STOPPING_THRESHOLD
+    last = [float(r["reverse_kl"]) for r in rows(run_dir) if r["reverse_kl"]][-1]
+    assert f"reverse_kl = {last} <" in stop.stopping_reason_message  # the value it read: iteration 20's
+
+
+def test_early_stopping_on_a_missing_metric_fails_loudly(train, with_callbacks):
+    # the control: the same stock callback on a name nobody logs is refused by Lightning
+    with_callbacks(EarlyStopping(monitor="not_logged", mode="min", strict=True, check_on_train_epoch_end=True))
+    with pytest.raises(RuntimeError, match="not_logged"):
+        train("dataset=ring", *SHORT)
+
+
+def test_model_checkpoint_on_a_metric_keeps_the_best_iteration(train, with_callbacks, tmp_path):
+    # Lightning's own ModelCheckpoint, monitoring an evaluation metric every eval.every iterations
+    # (global_step counts both optimisers' steps, so 10 iterations are 20 steps).
+    best = ModelCheckpoint(dirpath=tmp_path / "best", monitor="reverse_kl", mode="min", every_n_train_steps=20)
+    with_callbacks(best)
+    _, run_dir = train("dataset=ring", *SHORT)
+    evals = {int(float(r["iteration"])): float(r["reverse_kl"]) for r in rows(run_dir) if r["reverse_kl"]}
+    assert best.best_model_score is not None
+    assert best.best_model_score.item() == pytest.approx(min(evals.values()), rel=1e-6)
+    assert not math.isnan(best.best_model_score.item())
