@@ -45,7 +45,6 @@ log = logging.getLogger("ganbench")
 # Lightning messages that do not apply to ganbench's own loop and logging.
 for _message in (
     r".*exists and is not empty.*",  # the run directory already holds config.yaml
-    r".*smaller than the logging interval.*",  # ganbench logs every `log_every` iterations itself
     r".*LeafSpec.*",
     # image datamodules restore their data position from the checkpoint themselves (IterationSampler)
     r".*your dataloader is not resumable.*",
@@ -190,7 +189,10 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         enable_checkpointing=False,
         default_root_dir=str(run_dir),
         num_sanity_val_steps=0,
-        log_every_n_steps=cfg.log_every,
+        # Lightning flushes what is logged with self.log(logger=True) every N *steps* (a step may run
+        # several iterations): 1 filters nothing. ganbench's own metrics reach the loggers at their
+        # iteration through GANModule.log_metrics, every `log_every` iterations.
+        log_every_n_steps=1,
         # datamodules place data per rank themselves (toy data is drawn per rank on the device)
         use_distributed_sampler=False,
         limit_val_batches=0,
