@@ -38,7 +38,7 @@ def test_search_space_composes_with_lucic_ranges(name):
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_.endswith("OptunaSweeper")
     assert sweeper.sampler._target_ == "optuna.samplers.RandomSampler" and sweeper.sampler.seed == 0
-    assert cfg.optimized_metric == "reverse_kl" and sweeper.direction == "minimize"
+    assert cfg.optimized_metric == "mode_tv" and sweeper.direction == "minimize"
     assert type(instantiate(cfg.loss)).__name__ == LOSS[name]
     space = distributions(cfg)
     for side in ("generator", "discriminator"):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ganbench.study import StudyError, best_trials, load_study_file, trial_overrides
+from ganbench.study import StudyError, best_trials, load_study_file, mark_best_in_wandb, trial_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """
@@ -83,6 +83,21 @@ def test_best_trials_respect_direction_and_skip_failures(tmp_path):
     assert trial_overrides(best_trials(tmp_path, "m", 1)[0][1]) == ["x=b"]
 
 
+def test_without_a_metric_the_trials_are_ranked_by_the_one_they_optimised(tmp_path):
+    # The first declared metric (modes_captured) ranks a above b; the metric the trials returned to
+    # their sweeper (optimized_metric in their config.yaml: mode_tv, lower is better) ranks b first.
+    for name, modes, tv in (("a", 8, 0.4), ("b", 7, 0.1)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "summary.json").write_text(json.dumps({
+            "status": "completed", "iterations": 1, "seed": 0, "choices": {},
+            "metrics": {"modes_captured": modes, "mode_tv": tv},
+            "directions": {"modes_captured": "max", "mode_tv": "min"}}))  # fmt: skip
+        (d / "config.yaml").write_text("optimized_metric: mode_tv\n")
+    assert [p.name for p, _ in best_trials(tmp_path, None, 2)] == ["b", "a"]
+    assert [p.name for p, _ in best_trials(tmp_path, "modes_captured", 2)] == ["a", "b"]
+
+
 def test_a_bad_study_file_is_named(tmp_path):
     spec = tmp_path / "bad.yaml"
     spec.write_text("name: x\ndatasets: [ring]\ntrials: 2\ntop_k: 3\nseeds: [1]\nlosses: {}\n")
@@ -114,8 +129,41 @@ def test_a_four_trial_search_records_the_metric_and_a_failing_trial(tmp_path):
         record = records[trial.number]
         if trial.params["regularizer.weight"] < 0:
             assert record["status"] == "failed" and "weight" in record["error"]
-            assert trial.value == float("inf")  # reverse_kl is minimised: the worst value
+            assert trial.value == float("inf")  # mode_tv is minimised: the worst value
         else:
             assert record["status"] == "completed"
-            assert trial.value == pytest.approx(record["metrics"]["reverse_kl"])
+            assert trial.value == pytest.approx(record["metrics"]["mode_tv"])
             assert record["trial"]["number"] == trial.number
+
+
+def test_the_best_trial_is_marked_in_its_wandb_run_summary(tmp_path, monkeypatch):
+    import wandb
+
+    from test_wandb import read_records
+
+    for var in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    trial = tmp_path / "trial"
+    trial.mkdir()
+    (trial / "config.yaml").write_text("logger:\n  wandb:\n    project: ganbench\n    entity: null\n")
+    run = wandb.init(project="ganbench", dir=str(trial), mode="offline", settings=wandb.Settings(silent=True))
+    run.log({"mode_tv": 0.1})
+    run_id = run.id
+    run.finish()
+
+    assert mark_best_in_wandb(trial, "toy", 1) == run_id
+    assert mark_best_in_wandb(trial, "toy", 1) == run_id  # a second pass of the study marks nothing new
+    runs = sorted(trial.glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(runs) == 2  # the trial's run and its update: `wandb sync` uploads both to the same run id
+    updates = {}
+    for path in runs:
+        for record in read_records(path):
+            kind = record.WhichOneof("record_type")
+            if kind == "run":
+                assert record.run.run_id == run_id
+            if kind == "summary":
+                updates.update({u.key: json.loads(u.value_json) for u in record.summary.update if u.key})
+    assert updates["best_trial"] is True and updates["best_trial_rank"] == 1 and updates["study"] == "toy"
+    assert mark_best_in_wandb(tmp_path / "trial_without_wandb", "toy", 1) is None

@@ -45,7 +45,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from ganbench.summary import FAILURES, load_record
+from ganbench.summary import FAILURES, atomic_write_text, load_record
 
 STORAGE = "optuna.db"
 
@@ -151,6 +151,38 @@ def seed_run_overrides(search_overrides: Sequence[str], record: dict[str, Any]) 
     return [*kept, *picked, "optimizer.discriminator.betas=${optimizer.generator.betas}"]
 
 
+def mark_best_in_wandb(trial_dir: Path, study: str, rank: int) -> str | None:
+    """Mark a search trial's W&B run as the best (``rank`` 1) of its loss: ``best_trial``,
+    ``best_trial_rank`` and ``study`` in the run summary. The run is resumed by its id, online or
+    offline as it ran (an offline update is uploaded by the same ``wandb sync`` as the run).
+    Returns the run id, or None when the trial logged no W&B run."""
+    found = sorted(trial_dir.glob("wandb/*run-*/run-*.wandb"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        return None
+    run_id = found[0].stem.removeprefix("run-")
+    offline = found[0].parent.name.startswith("offline-run-")
+    marker = trial_dir / "wandb" / "best_trial.json"
+    mark = {"run_id": run_id, "study": study, "rank": rank}
+    if marker.is_file() and json.loads(marker.read_text()) == mark:
+        return run_id  # marked by an earlier pass of the study
+    settings = OmegaConf.select(OmegaConf.load(trial_dir / "config.yaml"), "logger.wandb", default=None) or {}
+    import wandb
+
+    run = wandb.init(
+        id=run_id,
+        resume="allow",
+        project=settings.get("project") or "ganbench",
+        entity=settings.get("entity"),
+        dir=str(trial_dir),
+        mode="offline" if offline else "online",
+        settings=wandb.Settings(silent=True, console="off"),
+    )
+    run.summary.update({"best_trial": rank == 1, "best_trial_rank": rank, "study": study})
+    run.finish()
+    atomic_write_text(marker, json.dumps(mark) + "\n")
+    return run_id
+
+
 def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[str]:
     """Run (or continue) both stages; return the ganbench-compare commands for the results."""
     root.mkdir(parents=True, exist_ok=True)
@@ -197,6 +229,8 @@ def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[s
                     json.dumps({"trial_dir": str(trial_dir), "trial": record.get("trial")}, indent=2) + "\n"
                 )
                 print(f"ganbench-study: {name}: seeds of trial {trial_dir.name} (rank {rank + 1})", flush=True)
+                if wandb and not dry_run:
+                    mark_best_in_wandb(trial_dir, str(spec["name"]), rank + 1)
                 if not dry_run:
                     _train(args, root / "logs" / f"{name}.log")
     q = shlex.quote(str(root))
