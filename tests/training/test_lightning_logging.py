@@ -143,3 +143,20 @@ def test_no_logging_interval_warning_on_a_short_run(train, recwarn):
     warnings.simplefilter("always")
     train("dataset=ring", "iterations=4", "log_every=20", "eval.every=4", "checkpoint.every=4")
     assert not [w for w in recwarn if "logging interval" in str(w.message)]
+
+
+def test_one_self_log_dict_per_lightning_step(train, with_callbacks, monkeypatch):
+    # log_every=1 with 10 iterations per Lightning step: 20 rows in metrics.csv, but callbacks run only
+    # after each step, so Lightning gets the step's last values once (self.log costs ~0.1-0.3 ms a call)
+    from ganbench.training.module import GANModule
+
+    calls = []
+    real = GANModule.log_dict
+    monkeypatch.setattr(GANModule, "log_dict", lambda self, d, **kw: (calls.append(sorted(d)), real(self, d, **kw)))
+    built = with_callbacks()
+    _, run_dir = train("dataset=ring", "iterations=20", "log_every=1", "iterations_per_step=10", "eval.every=10")
+    training = [r for r in rows(run_dir) if r["d_loss"]]
+    assert [int(float(r["iteration"])) for r in training] == list(range(1, 21))
+    assert sum("d_loss" in keys for keys in calls) == 2  # steps [1, 10] and [11, 20]
+    assert sum("modes_captured" in keys for keys in calls) == 2
+    assert built[0].trainer.callback_metrics["d_loss"].item() == pytest.approx(float(training[-1]["d_loss"]))
