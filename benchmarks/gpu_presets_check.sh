@@ -23,7 +23,7 @@ OUT=${OUT:-runs/gpu_check}
 PYTHON=${PYTHON:-python}
 WEIGHTS=()
 if [[ -n "${INCEPTION_WEIGHTS:-}" ]]; then
-  WEIGHTS=("dataset.evaluation.feature_extractor_weights_path=${INCEPTION_WEIGHTS}")
+  WEIGHTS=("evaluator.feature_extractor_weights_path=${INCEPTION_WEIGHTS}")
 fi
 
 GPUS=$("$PYTHON" -c "import torch; print(torch.cuda.device_count())")
@@ -34,7 +34,7 @@ fi
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 
 COMMON=(+experiment=cifar10_sngan "dataset.root=${DATA_ROOT}" "${WEIGHTS[@]}"
-        eval.num_samples=10000 dataset.evaluation.num_real=10000 eval.repeats=1 eval.every=null
+        evaluator.num_samples=10000 evaluator.num_real=10000 eval.repeats=1 eval.every=null
         checkpoint.every=null trainer.enable_progress_bar=false)
 
 echo "== 1. SNGAN preset, 2,000 iterations, FID 10k/10k on one GPU"

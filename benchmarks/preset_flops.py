@@ -103,8 +103,8 @@ def main() -> None:
         per_it = iteration_flops(cfg)
         train = per_it * int(cfg.iterations)
         evals = -(-int(cfg.iterations) // int(cfg.eval.every)) if cfg.eval.every else 1
-        evaluate = evals * int(cfg.eval.repeats) * int(cfg.eval.num_samples) * per_image
-        evaluate += int(cfg.dataset.evaluation.num_real or 0) * per_image  # real statistics, once (then cached)
+        evaluate = evals * int(cfg.eval.repeats) * int(cfg.evaluator.num_samples) * per_image
+        evaluate += int(cfg.evaluator.num_real or 0) * per_image  # real statistics, once (then cached)
         hours = " | ".join(f"{(train + evaluate) / (t * 1e12) / 3600:.2f}" for t in args.tflops)
         print(f"| {name} | {per_it / 1e9:.1f} | {int(cfg.iterations):,} | {train / 1e15:.1f} | "
               f"{evaluate / 1e15:.2f} | {hours} |")  # fmt: skip

@@ -1,4 +1,5 @@
-"""Shared test helpers: compose a config and run a short training job in a temporary directory."""
+"""Shared fixtures: compose a config and run a short training job in a temporary directory; the
+command-line option of the loss tests. Plain helpers shared by several modules are in helpers.py."""
 
 from __future__ import annotations
 
@@ -16,6 +17,14 @@ from ganbench.config import compose  # noqa: E402
 from ganbench.experiment import run  # noqa: E402
 
 QUIET = ["trainer.enable_progress_bar=false"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--loss-config-dir",
+        default=None,
+        help="config directory whose loss/*.yaml the loss tests (tests/losses) run on; default: ganbench's conf/",
+    )
 
 
 @pytest.fixture

@@ -4,14 +4,9 @@ per-rank re-seeding in ``GANModule.on_train_start`` is removed)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import run_ddp
 
 RECORDING_RUN = """
 import sys
@@ -52,10 +47,7 @@ torch.save(drawn, out / f"rank{exp.trainer.global_rank}.pt")
 def test_ranks_draw_different_latents_and_real_batches(tmp_path):
     script = tmp_path / "record.py"
     script.write_text(RECORDING_RUN)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, str(script), str(tmp_path)], env=env, cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run_ddp([str(tmp_path)], cwd=tmp_path, script=script)
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     assert len(r0["latents"]) == len(r1["latents"]) == 6  # 3 iterations × (1 D update + 1 G update)
     assert len(r0["real"]) == len(r1["real"]) == 3

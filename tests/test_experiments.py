@@ -49,7 +49,7 @@ def test_toy_study_sweeps_datasets_variants_and_seeds():
     assert {j["+variant"] for j in jobs} == set(TOY_VARIANTS)
     assert {j["seed"] for j in jobs} == {str(s) for s in range(5)}
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
-    assert (cfg.iterations, cfg.eval.every, cfg.eval.num_samples, cfg.checkpoint.every) == (2000, 500, 2500, None)
+    assert (cfg.iterations, cfg.eval.every, cfg.evaluator.num_samples, cfg.checkpoint.every) == (2000, 500, 2500, None)
     # the sweep directory names say dataset, loss, regularizer and seed
     subdir = OmegaConf.to_container(cfg.hydra.sweep, resolve=False)["subdir"]
     assert "${hydra.runtime.choices.dataset}_${ganbench_objective:loss}_${ganbench_objective:regularizer}" in subdir
@@ -87,7 +87,7 @@ def test_digits_study_same_networks_for_every_loss():
 @needs_images
 def test_cifar10_dcgan_preset_evaluates_on_the_10k_test_images():
     cfg = compose(["+experiment=cifar10_dcgan"])
-    assert (cfg.eval.num_samples, cfg.dataset.evaluation.num_real, cfg.dataset.evaluation.split) == (
+    assert (cfg.evaluator.num_samples, cfg.evaluator.num_real, cfg.evaluator.split) == (
         10000, 10000, "test")  # fmt: skip
     assert cfg.accelerator.accelerator == "gpu" and class_name(cfg.model.discriminator) == "DCGANDiscriminator"
 
@@ -95,7 +95,7 @@ def test_cifar10_dcgan_preset_evaluates_on_the_10k_test_images():
 @needs_images
 def test_cifar10_sngan_preset_follows_mimicry():
     cfg = compose(["+experiment=cifar10_sngan"])
-    assert (cfg.eval.num_samples, cfg.dataset.evaluation.num_real, cfg.dataset.evaluation.split) == (
+    assert (cfg.evaluator.num_samples, cfg.evaluator.num_real, cfg.evaluator.split) == (
         50000, 50000, "train")  # fmt: skip
     assert (cfg.n_critic, cfg.batch_size, class_name(cfg.loss)) == (5, 64, "HingeLoss")
     assert cfg.model.discriminator.spectral_norm is True

@@ -24,7 +24,7 @@ def test_base_preset_is_ns_gan_in_lucics_setting():
     assert cfg.model.generator.latent_distribution == "uniform" and cfg.model.discriminator.norm == "batch"
     assert (cfg.batch_size, cfg.batch_size_is, cfg.n_critic, cfg.iterations) == (64, "global", 1, 78125)
     assert cfg.iterations * cfg.n_critic == 100 * EPOCH_D_STEPS  # 100 epochs of D steps
-    assert (cfg.eval.num_samples, cfg.dataset.evaluation.num_real, cfg.dataset.evaluation.split) == (
+    assert (cfg.evaluator.num_samples, cfg.evaluator.num_real, cfg.evaluator.split) == (
         10000, 10000, "test")  # fmt: skip
     assert cfg.eval.best is True and cfg.ema.decay is None and cfg.checkpoint.every == cfg.eval.every
     assert class_name(cfg.loss) == "NonSaturatingLoss" and class_name(cfg.regularizer) == "NoRegularizer"

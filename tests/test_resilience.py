@@ -17,6 +17,7 @@ import torch
 from ganbench.config import compose
 from ganbench.experiment import run
 from ganbench.validation import ConfigError
+from helpers import assert_same_state, checkpoint_state
 
 ROOT = Path(__file__).resolve().parents[1]
 # Short, deterministic runs that exercise every piece of state: both optimisers (Adam moments), an LR
@@ -26,7 +27,7 @@ BASE = [
     "iterations=40",
     "checkpoint.every=10",
     "eval.every=20",
-    "eval.num_samples=300",
+    "evaluator.num_samples=300",
     "log_every=5",
     "n_critic=2",
     "batch_size=64",
@@ -42,27 +43,13 @@ def cli(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen
     return subprocess.Popen([sys.executable, "-m", "ganbench.train", *args], env=env, **kw)
 
 
-def state(run_dir: Path) -> dict[str, torch.Tensor]:
-    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    out = dict(ckpt["state_dict"])
-    for i, opt in enumerate(ckpt["optimizer_states"]):
-        for pid, st in opt["state"].items():
-            for k, v in st.items():
-                out[f"opt{i}.{pid}.{k}"] = torch.as_tensor(v)
-    out["lr"] = torch.tensor([g["lr"] for opt in ckpt["optimizer_states"] for g in opt["param_groups"]])
-    return out
-
-
 def metric_rows(run_dir: Path) -> list[dict[str, str]]:
     rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
     return sorted(rows, key=lambda r: (int(r["step"]), sorted(r.items())))
 
 
 def assert_same_run(a: Path, b: Path) -> None:
-    sa, sb = state(a), state(b)
-    assert sa.keys() == sb.keys()
-    for k in sa:
-        assert torch.equal(sa[k], sb[k]), f"{k} differs"
+    assert_same_state(checkpoint_state(a), checkpoint_state(b))
     ra, rb = metric_rows(a), metric_rows(b)
     assert [r["step"] for r in ra] == [r["step"] for r in rb]
     for x, y in zip(ra, rb):

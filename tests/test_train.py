@@ -17,7 +17,7 @@ PAIRS = [
     (loss, reg) for loss in ("minimax", "nonsaturating", "least_squares", "hinge") for reg in ("none", "gp", "r1")
 ] + [("wasserstein", "gp"), ("wasserstein", "clip")]
 
-SHORT = ["iterations=20", "eval.every=10", "eval.num_samples=500", "checkpoint.every=10", "log_every=5"]
+SHORT = ["iterations=20", "eval.every=10", "evaluator.num_samples=500", "checkpoint.every=10", "log_every=5"]
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, str]]:

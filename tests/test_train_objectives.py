@@ -15,7 +15,7 @@ from ganbench.config import conf_dir
 LOSSES = sorted(p.stem for p in (conf_dir() / "loss").glob("*.yaml"))
 # the new penalties ride along with some losses instead of adding runs of their own
 REGULARIZER = {"wasserstein": "lp", "fgan_js": "dragan", "rahinge": "r2"}
-SHORT = ["iterations=20", "batch_size=64", "eval.every=20", "eval.num_samples=200", "log_every=5", "dataset=ring"]
+SHORT = ["iterations=20", "batch_size=64", "eval.every=20", "evaluator.num_samples=200", "log_every=5", "dataset=ring"]
 
 
 def test_every_new_objective_has_a_config():

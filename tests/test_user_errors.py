@@ -39,10 +39,12 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> Non
     [
         (["seed=-1"], ["seed must be in [0, 2**32)"]),
         (["dataset=folder", "model=dcgan", "dataset.root=/nonexistent/images"], ["/nonexistent/images"]),
-        (["+experiment=digits", "dataset.evaluation.inception=false", "dataset.evaluation.domain=false"],
+        (["+experiment=digits", "evaluator.inception=false", "evaluator.domain=false"],
          ["inception=true or domain=true"]),
         (["loss._target_=no_such_module.Loss"], ["loss._target_=no_such_module.Loss cannot be imported"]),
         (["loss=least_squares", "+loss.aa=1"], ["loss", "aa"]),
+        (["evaluator.metrics=[fidd]"], ["fidd", "valid: modes_captured, high_quality"]),
+        (["eval.num_samples=100"], ["use evaluator.num_samples="]),
     ],
 )  # fmt: skip
 def test_user_errors_are_one_line_and_write_nothing(tmp_path, overrides, words):

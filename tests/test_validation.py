@@ -34,7 +34,8 @@ def test_wrong_type_names_the_key():
         ("ema.decay=1.0", "ema.decay must be in [0, 1)"),
         ("eval.every=0", "eval.every must be >= 1 or null"),
         ("accelerator=gpu", "CUDA GPU(s)"),
-        ("eval.metrics=[fid]", "need images"),
+        ("evaluator.metrics=[fid]", "valid: modes_captured"),
+        ("eval.num_samples=100", "use evaluator.num_samples="),
     ],
 )
 def test_impossible_settings_are_refused_with_the_fix(override, needle):
@@ -93,7 +94,7 @@ def test_bf16_mixed_works_with_every_regularizer(train, reg):
         "accelerator.precision=bf16-mixed",
         "iterations=15",
         "log_every=5",
-        "eval.num_samples=200",
+        "evaluator.num_samples=200",
     )
     assert summary["status"] == "completed" and summary["iterations"] == 15
     import csv

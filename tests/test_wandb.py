@@ -88,7 +88,7 @@ def test_offline_sweep_logs_config_and_metrics_and_finishes_every_job(no_credent
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "ganbench.train", "-m", "logger=wandb", "loss=hinge,minimax", "seed=7"]
-        + ["iterations=10", "eval.every=5", "eval.num_samples=200", "log_every=5", "checkpoint.every=null"]
+        + ["iterations=10", "eval.every=5", "evaluator.num_samples=200", "log_every=5", "checkpoint.every=null"]
         + ["trainer.enable_progress_bar=false", f"hydra.sweep.dir={sweep}"],
         cwd=tmp_path,
         env=env,

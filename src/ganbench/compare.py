@@ -401,6 +401,13 @@ def group_runs(runs: Sequence[Run], by: Sequence[str]) -> dict[tuple[str, ...], 
     return dict(sorted(groups.items()))
 
 
+def _sample_count(run: Run) -> Any:
+    """Generated samples per evaluation: ``evaluator.num_samples`` (``eval.num_samples`` in runs
+    made before the evaluator config group)."""
+    count = run.value("evaluator.num_samples")
+    return count if count is not None else run.value("eval.num_samples")
+
+
 def _mixed(runs: Sequence[Run], what: str, values: Iterable[Any]) -> str | None:
     distinct = sorted({_label(v) for v in values})
     return f"mixes {what}: {', '.join(distinct)}" if len(distinct) > 1 else None
@@ -488,7 +495,7 @@ def summarize(
         checks = [
             _mixed(runs, "datasets", (r.value("dataset") for r in runs)),
             _mixed(runs, "iteration budgets", (r.budget() for r in runs)),
-            _mixed(runs, "evaluation sample counts", (r.value("eval.num_samples") for r in runs)),
+            _mixed(runs, "evaluation sample counts", (_sample_count(r) for r in runs)),
         ]
         stats.warnings = [c for c in checks if c]
         for section in CONFIG_SECTIONS:

@@ -3,40 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 import ganbench.schema  # noqa: F401  (registers the root schema with Hydra's ConfigStore)
-from ganbench.slurm import run_dir_name
 
-# hydra.run.dir: the directory given by resume=..., else the default pattern
-OmegaConf.register_new_resolver("ganbench_run_dir", lambda resume, default: resume or default, replace=True)
-# the last part of a run or sweep directory: the SLURM job id on a cluster (stable across requeues), else the time
-OmegaConf.register_new_resolver("ganbench_job_dir", run_dir_name, replace=True)
-# an integer product, e.g. a batch of 100 PacGAN packs: ${ganbench_mul:100,${model.discriminator.packing}}
-OmegaConf.register_new_resolver("ganbench_mul", lambda a, b: int(a) * int(b), replace=True)
-
-
-def _objective_dir_name(group: str, *, _root_):
-    from ganbench.identity import objective_dir_name
-
-    return objective_dir_name(group, _root_=_root_)
-
-
-# the directory name of what the loss (or regularizer) group resolves to: see ganbench.identity
-OmegaConf.register_new_resolver("ganbench_objective", _objective_dir_name, replace=True)
+CHOICE_GROUPS = (
+    "dataset",
+    "evaluator",
+    "model",
+    "loss",
+    "regularizer",
+    "optimizer",
+    "accelerator",
+    "trainer",
+    "logger",
+)
 
 
 def ceil_div(total: int, per: int) -> int:
     """⌈total / per⌉: e.g. GAN iterations covering ``total`` discriminator steps at ``per`` = n_critic
-    D steps per iteration (``iterations: ${ganbench_ceil_div:78125,${n_critic}}``)."""
+    D steps per iteration (``iterations: ${ganbench_ceil_div:78125,${n_critic}}``; the resolver is
+    registered by :func:`ganbench.bootstrap.setup`)."""
     total, per = int(total), int(per)
     if per < 1:
         raise ValueError(f"ganbench_ceil_div: the divisor must be >= 1 (n_critic?), got {per}")
     return -(-total // per)
-
-
-OmegaConf.register_new_resolver("ganbench_ceil_div", ceil_div, replace=True)
 
 
 def conf_dir() -> Path:
@@ -56,5 +49,44 @@ def compose(overrides: list[str] | None = None, config_name: str = "train") -> D
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
+    from ganbench.bootstrap import setup
+
+    setup()
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=True)
+
+
+def choices(cfg: DictConfig) -> dict[str, str]:
+    """The config-group options the run was composed from (``loss: hinge`` …)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        picked = OmegaConf.to_container(HydraConfig.get().runtime.choices)
+    else:
+        node = OmegaConf.select(cfg, "hydra.runtime.choices", default=None)
+        picked = OmegaConf.to_container(node) if node is not None else {}
+    return {g: str(picked.get(g)) for g in CHOICE_GROUPS if picked.get(g) is not None}
+
+
+def override_key(override: str) -> str:
+    """The key a command-line override sets: ``loss`` for ``loss=hinge``, ``+x.y=1`` or ``~x.y``."""
+    return override.lstrip("+~").split("=", 1)[0]
+
+
+def trial_of(cfg: DictConfig) -> dict[str, Any] | None:
+    """The hyperparameter-search trial this run is (number and sampled values), when a sweeper set one."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    hydra_cfg = HydraConfig.get()
+    sweeper = str(OmegaConf.select(hydra_cfg, "sweeper._target_", default="") or "")
+    if "optuna" not in sweeper.lower() or hydra_cfg.mode is None or str(hydra_cfg.mode) != "RunMode.MULTIRUN":
+        return None
+    params = list(OmegaConf.select(hydra_cfg, "sweeper.params", default={}) or {})
+    sampled = {}
+    for o in hydra_cfg.overrides.task:
+        key = override_key(o)
+        if key in params:
+            sampled[key] = o.split("=", 1)[1]
+    return {"number": int(hydra_cfg.job.num), "params": sampled}

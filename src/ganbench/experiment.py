@@ -6,7 +6,6 @@ import logging
 import math
 import shlex
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -21,6 +20,9 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from ganbench.config import choices, trial_of
+from ganbench.config import override_key as _override_key
+from ganbench.evaluation.builder import build_evaluator
 from ganbench.identity import objective
 from ganbench.loggers import make_loggers, truncate_metrics
 from ganbench.models.checks import check_regularizer_compatible
@@ -42,31 +44,6 @@ from ganbench.wandb_support import image_callbacks
 
 log = logging.getLogger("ganbench")
 
-# Lightning messages that do not apply to ganbench's own loop and logging.
-for _message in (
-    r".*exists and is not empty.*",  # the run directory already holds config.yaml
-    r".*LeafSpec.*",
-    # image datamodules restore their data position from the checkpoint themselves (IterationSampler)
-    r".*your dataloader is not resumable.*",
-    r".*all_gather is deprecated.*",
-):
-    warnings.filterwarnings("ignore", message=_message)
-
-
-class _DropAdverts(logging.Filter):
-    """Lightning's tips, and its "`Trainer.fit` stopped: `max_steps=…` reached" (a count of optimiser
-    steps, not iterations, printed also after an interrupt): ganbench reports the run itself."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return "💡" not in message and "`Trainer.fit` stopped" not in message
-
-
-for _name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-    logging.getLogger(_name).addFilter(_DropAdverts())
-
-CHOICE_GROUPS = ("dataset", "model", "loss", "regularizer", "optimizer", "accelerator", "trainer", "logger")
-
 
 @dataclass
 class Experiment:
@@ -79,18 +56,6 @@ class Experiment:
     evaluation: EvaluationCallback
     checkpoint: IterationCheckpoint
     interrupt: GracefulInterrupt
-
-
-def choices(cfg: DictConfig) -> dict[str, str]:
-    """The config-group options the run was composed from (``loss: hinge`` …)."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if HydraConfig.initialized():
-        picked = OmegaConf.to_container(HydraConfig.get().runtime.choices)
-    else:
-        node = OmegaConf.select(cfg, "hydra.runtime.choices", default=None)
-        picked = OmegaConf.to_container(node) if node is not None else {}
-    return {g: str(picked.get(g)) for g in CHOICE_GROUPS if picked.get(g) is not None}
 
 
 @contextmanager
@@ -120,6 +85,10 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         if not getattr(datamodule, "download", False):
             with preserved_rng():  # load (and check) the data now, before anything is written
                 datamodule.setup("fit")
+    # The evaluator may train a domain classifier or read real images on a cache miss: never from
+    # the training RNG streams, so a cold and a warm cache train identically.
+    with _building(f"evaluator ({cfg.evaluator.get('_target_')})"), preserved_rng():
+        evaluator = build_evaluator(cfg.evaluator, datamodule)
     with _building("model"):
         generator = instantiate(cfg.model.generator)
         discriminator = build_discriminator(cfg.model.discriminator)  # honours model.discriminator.packing
@@ -156,10 +125,6 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
             compile=bool(cfg.model.get("compile", False)),
             channels_last=channels_last,
         )
-    # The evaluator may train a domain classifier or read real images on a cache miss: never from
-    # the training RNG streams, so a cold and a warm cache train identically.
-    with _building("evaluation"), preserved_rng():
-        evaluator = datamodule.evaluator(cfg.eval.num_samples)
     evaluation = EvaluationCallback(
         evaluator,
         cfg.eval.every,
@@ -200,10 +165,6 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         **({} if "profiler" in cfg.trainer else {"profiler": NullProfiler()}),
     )
     return Experiment(cfg, datamodule, module, trainer, evaluation, checkpoint, interrupt)
-
-
-def _override_key(override: str) -> str:
-    return override.lstrip("+~").split("=", 1)[0]
 
 
 def resolve_resume(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()) -> tuple[DictConfig, Path]:
@@ -396,25 +357,6 @@ def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool)
         recorder.failed(f"{type(error).__name__}: {error}", **results)
         raise error
     return recorder.record.to_dict()
-
-
-def trial_of(cfg: DictConfig) -> dict[str, Any] | None:
-    """The hyperparameter-search trial this run is (number and sampled values), when a sweeper set one."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return None
-    hydra_cfg = HydraConfig.get()
-    sweeper = str(OmegaConf.select(hydra_cfg, "sweeper._target_", default="") or "")
-    if "optuna" not in sweeper.lower() or hydra_cfg.mode is None or str(hydra_cfg.mode) != "RunMode.MULTIRUN":
-        return None
-    params = list(OmegaConf.select(hydra_cfg, "sweeper.params", default={}) or {})
-    sampled = {}
-    for o in hydra_cfg.overrides.task:
-        key = _override_key(o)
-        if key in params:
-            sampled[key] = o.split("=", 1)[1]
-    return {"number": int(hydra_cfg.job.num), "params": sampled}
 
 
 def primary_metric(cfg: DictConfig, record: dict[str, Any]) -> str | None:

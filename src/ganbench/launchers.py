@@ -7,14 +7,13 @@
   ``n_jobs`` processes each running torch with every core is many times slower than one job at a
   time.
 
-Importing this module registers the resolvers.
+:func:`ganbench.bootstrap.setup` registers the resolvers.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import warnings
 from typing import Any
 
 import torch
@@ -24,11 +23,6 @@ log = logging.getLogger("ganbench")
 
 JOBLIB_TARGET = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 GPU_ACCELERATORS = ("gpu", "cuda")
-
-# ganbench's conf/hydra/launcher/{joblib,submitit_local,submitit_slurm}.yaml keep the plugins' names,
-# so Hydra validates them against the plugins' own schemas (what we want: a mistyped key fails).
-# Hydra announces that matching with a deprecation warning on every run; it is expected here.
-warnings.filterwarnings("ignore", message=r"(?s).*'hydra/launcher/(joblib|submitit_local|submitit_slurm)' is validated")
 
 
 def device_count(devices: Any) -> int:
@@ -62,10 +56,6 @@ def gpus_per_node(accelerator: Any, devices: Any) -> int | None:
             "use accelerator=gpu or accelerator=cpu"
         )
     return None
-
-
-OmegaConf.register_new_resolver("ganbench.tasks_per_node", tasks_per_node, replace=True)
-OmegaConf.register_new_resolver("ganbench.gpus_per_node", gpus_per_node, replace=True)
 
 
 def usable_cpus() -> int:

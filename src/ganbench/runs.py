@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
+from ganbench.bootstrap import setup
 from ganbench.models.latent import sample_latent
 from ganbench.rundir import load_checkpoint
 from ganbench.summary import RunRecord, load_record
@@ -57,7 +58,9 @@ def load_run(
     run_dir: str | Path, checkpoint: str = "last.ckpt", use_ema: bool = True, device: str | torch.device = "cpu"
 ) -> LoadedRun:
     """The config and generator of ``run_dir`` (from ``checkpoints/<checkpoint>``, loaded with
-    ``weights_only=True``), in eval mode on ``device``."""
+    ``weights_only=True``), in eval mode on ``device``. Sets up the process first
+    (:func:`ganbench.bootstrap.setup`: ganbench's resolvers and warning filters)."""
+    setup()
     path = Path(run_dir).expanduser()
     config_path = path / "config.yaml"
     if not config_path.is_file():

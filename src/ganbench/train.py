@@ -19,6 +19,7 @@ from hydra.types import RunMode
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from ganbench.bootstrap import setup
 from ganbench.config import conf_dir
 from ganbench.experiment import choices, describe, returned_value, run
 from ganbench.identity import objective
@@ -70,8 +71,15 @@ def _record_refusal(cfg: DictConfig, run_dir: Path, err: ConfigError) -> None:
     recorder.failed(f"ConfigError: {err}")
 
 
+def main() -> None:
+    """``ganbench-train``: set up the process (resolvers, warning filters: :func:`ganbench.bootstrap.setup`),
+    then let Hydra parse the command line and run :func:`train` (once, or per job of a sweep)."""
+    setup()
+    train()
+
+
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
-def main(cfg: DictConfig) -> float | None:
+def train(cfg: DictConfig) -> float | None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN

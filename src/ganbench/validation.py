@@ -46,8 +46,8 @@ def _class_attr(node: Any, attr: str, default: Any = None) -> Any:
         return default
 
 
-TARGETS = ("dataset", "model.generator", "model.discriminator", "loss", "regularizer", "optimizer.generator",
-           "optimizer.discriminator", "optimizer.scheduler")  # fmt: skip
+TARGETS = ("dataset", "evaluator", "model.generator", "model.discriminator", "loss", "regularizer",
+           "optimizer.generator", "optimizer.discriminator", "optimizer.scheduler")  # fmt: skip
 
 
 def _check_targets(cfg: DictConfig) -> list[str]:
@@ -118,7 +118,6 @@ def validate_config(cfg: DictConfig) -> None:
     if cfg.model.get("channels_last") and "MLP" in str(cfg.model.generator.get("_target_", "")):
         errors.append("model.channels_last=true needs a convolutional model (model=dcgan or model=resnet), not an MLP")
     need(_positive_or_null(cfg.eval.every), f"eval.every must be >= 1 or null, got {cfg.eval.every}")
-    need(cfg.eval.num_samples >= 1, f"eval.num_samples must be >= 1, got {cfg.eval.num_samples}")
     need(_positive_or_null(cfg.checkpoint.every), f"checkpoint.every must be >= 1 or null, got {cfg.checkpoint.every}")
     need(cfg.grad_clip is None or cfg.grad_clip > 0, f"grad_clip must be > 0 or null, got {cfg.grad_clip}")
     decay = cfg.ema.decay
@@ -149,15 +148,7 @@ def validate_config(cfg: DictConfig) -> None:
     if kind == "cpu" and n is not None and n > (os.cpu_count() or 1) * 4:
         errors.append(f"accelerator.devices={n} CPU processes on {os.cpu_count()} cores is not sensible")
 
-    metrics = cfg.eval.get("metrics") or []
-    if _class_attr(cfg.dataset, "samples_on_device", False):
-        image_metrics = [m for m in metrics if str(m).lower() in ("fid", "kid", "is", "inception_score")]
-        need(
-            not image_metrics,
-            f"eval.metrics={list(metrics)} on a 2-D toy dataset: {image_metrics} need images. "
-            "Toy datasets report modes_captured, high_quality and reverse_kl; "
-            "drop eval.metrics or pick an image dataset.",
-        )
+    errors.extend(_evaluator_errors(cfg))
     from ganbench.models.packing import packing_errors
 
     errors.extend(packing_errors(cfg.model.discriminator.get("packing", 1), cfg.batch_size))
@@ -176,6 +167,46 @@ def validate_config(cfg: DictConfig) -> None:
             "Add regularizer=gp (WGAN-GP) or regularizer=clip (original WGAN).",
             stacklevel=2,
         )
+
+
+MOVED_EVAL_KEYS = {"num_samples": "evaluator.num_samples", "metrics": "evaluator.metrics"}
+
+
+def _evaluator_errors(cfg: DictConfig) -> list[str]:
+    """The evaluator (``conf/evaluator/``): keys that moved there from ``eval``, an evaluator for
+    the other kind of data (toy vs images), a sample count below 1, and metric names it does not
+    compute with its settings (from its class's ``available_metrics``), before anything is built."""
+    errors = [
+        f"eval.{old}={cfg.eval.get(old)} moved: the evaluator owns it now; use {new}=… instead"
+        for old, new in MOVED_EVAL_KEYS.items()
+        if cfg.eval.get(old) is not None
+    ]
+    node = cfg.get("evaluator")
+    if not isinstance(node, DictConfig) or not node.get("_target_"):
+        return [*errors, "evaluator is not set; pick one of conf/evaluator/ (evaluator=toy, images, images_is, domain)"]
+    n = node.get("num_samples")
+    if isinstance(n, int) and n < 1:
+        errors.append(f"evaluator.num_samples must be >= 1, got {n}")
+    for_toy = _class_attr(node, "for_toy_data")
+    toy_data = bool(_class_attr(cfg.dataset, "samples_on_device", False))
+    name = str(node._target_).rsplit(".", 1)[-1]
+    if for_toy is not None and bool(for_toy) != toy_data:
+        fix = "evaluator=toy" if toy_data else "evaluator=images (or images_is, domain)"
+        data = "a 2-D toy dataset" if toy_data else "an image dataset"
+        errors.append(f"evaluator {name} does not fit {data}; use {fix}, or leave evaluator= to the dataset's default")
+        return errors
+    available = _class_attr(node, "available_metrics")
+    if available is not None and node.get("metrics") is not None:
+        from ganbench.evaluation.selection import select_metrics
+
+        settings = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if not k.startswith("_")}
+        try:
+            select_metrics(settings.pop("metrics"), available(**settings), name)
+        except ValueError as err:
+            errors.append(str(err))
+        except TypeError as err:  # a key the evaluator does not take
+            errors.append(f"evaluator ({name}): {err}")
+    return errors
 
 
 def _penalty_on_batchnorm_critic(cfg: DictConfig) -> list[str]:

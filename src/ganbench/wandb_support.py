@@ -28,6 +28,9 @@ from lightning.pytorch.callbacks import Callback as LightningCallback
 from omegaconf import DictConfig, OmegaConf
 
 from ganbench._compat import drop_null_anonymous
+from ganbench.config import choices as config_choices
+from ganbench.config import trial_of
+from ganbench.identity import objective
 
 log = logging.getLogger("ganbench")
 
@@ -129,10 +132,6 @@ def wandb_logger(
     to ``wandb.init``.
     """
     from lightning.pytorch.loggers import WandbLogger
-
-    from ganbench.experiment import choices as config_choices
-    from ganbench.experiment import trial_of
-    from ganbench.identity import objective
 
     picked = config_choices(run_cfg)
     ran = objective(run_cfg, picked)

@@ -13,6 +13,7 @@ import torch
 from ganbench.config import compose
 from ganbench.data.toy import DeviceSampler, FiniteSetSampler, GridDataModule, RingDataModule
 from ganbench.experiment import run
+from helpers import assert_same_state, checkpoint_state
 
 
 def test_the_training_set_is_drawn_once_from_its_seed():
@@ -58,19 +59,14 @@ def test_state_dict_and_pickling_continue_the_same_stream():
 
 def _state(run_dir):
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    out = dict(ckpt["state_dict"])
-    for i, opt in enumerate(ckpt["optimizer_states"]):
-        for pid, st in opt["state"].items():
-            for k, v in st.items():
-                out[f"opt{i}.{pid}.{k}"] = torch.as_tensor(v)
-    return out, ckpt["ganbench"]["real_sampler"]
+    return checkpoint_state(run_dir), ckpt["ganbench"]["real_sampler"]
 
 
 def test_resume_with_a_finite_training_set_is_exact(tmp_path):
     overrides = [
         "trainer.enable_progress_bar=false", "model=pacgan_mlp", "model.discriminator.packing=2",
         "dataset.train_size=150", "batch_size=32", "n_critic=2", "iterations=20", "checkpoint.every=10",
-        "eval.every=10", "eval.num_samples=200", "log_every=5",
+        "eval.every=10", "evaluator.num_samples=200", "log_every=5",
     ]  # fmt: skip
     full = tmp_path / "full"
     assert run(compose(overrides), full)["status"] == "completed"
@@ -87,7 +83,5 @@ def test_resume_with_a_finite_training_set_is_exact(tmp_path):
     assert out["status"] == "completed" and out["resumed_from"] == 10
     again, sampler_again = _state(resumed)
     assert sampler_again == sampler
-    assert state.keys() == again.keys()
-    for k in state:
-        assert torch.equal(state[k], again[k]), k
+    assert_same_state(state, again)
     assert out["metrics"] == json.loads((full / "summary.json").read_text())["metrics"]

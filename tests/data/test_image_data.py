@@ -308,8 +308,8 @@ def test_datamodule_shards_per_rank_and_restores_its_position():
 @pytest.mark.parametrize(
     "dataset,expected", [("cifar10", 10000), ("mnist", 10000), ("celeba", 10000), ("digits", 2000), ("ring", 2500)]
 )
-def test_eval_num_samples_defaults_to_the_datasets(dataset, expected):
+def test_evaluator_num_samples_defaults_to_the_datasets_evaluator(dataset, expected):
     from ganbench.config import compose
 
-    assert compose([f"dataset={dataset}"]).eval.num_samples == expected
-    assert compose([f"dataset={dataset}", "eval.num_samples=123"]).eval.num_samples == 123
+    assert compose([f"dataset={dataset}"]).evaluator.num_samples == expected
+    assert compose([f"dataset={dataset}", "evaluator.num_samples=123"]).evaluator.num_samples == 123

@@ -8,14 +8,15 @@ import torch
 from hydra.utils import instantiate
 
 from ganbench.config import compose
+from ganbench.evaluation.builder import build_evaluator
 from ganbench.evaluation.cache import cache_path
 from ganbench.evaluation.features import InceptionExtractor, save_random_inception_weights
 
 
 @pytest.fixture(scope="module")
 def evaluator():
-    cfg = compose(["+experiment=digits", "dataset.evaluation.batch_size=7"])
-    return instantiate(cfg.dataset).evaluator(num_samples=50)
+    cfg = compose(["+experiment=digits", "evaluator.batch_size=7", "evaluator.num_samples=50"])
+    return build_evaluator(cfg.evaluator, instantiate(cfg.dataset))
 
 
 def test_extractor_batch_size_is_a_setting(evaluator):

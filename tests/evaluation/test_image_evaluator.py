@@ -10,6 +10,7 @@ import torch
 from hydra.utils import instantiate
 
 from ganbench.config import compose
+from ganbench.evaluation.builder import build_evaluator
 from ganbench.evaluation.cache import cache_path
 from ganbench.evaluation.features import InceptionExtractor, save_random_inception_weights
 from ganbench.evaluation.fid import frechet_distance
@@ -19,8 +20,14 @@ from ganbench.evaluation.grid import grid_cell, image_grid, save_grid
 @pytest.fixture(scope="module")
 def digits():
     """The digits datamodule of the digits experiment and its evaluator (domain classifier)."""
-    dm = instantiate(compose(["+experiment=digits"]).dataset)
-    return dm, dm.evaluator(num_samples=2000)
+    cfg = compose(["+experiment=digits"])
+    dm = instantiate(cfg.dataset)
+    return dm, build_evaluator(cfg.evaluator, dm)
+
+
+def digits_evaluator(dm, num_samples: int):
+    """Another evaluator of the digits experiment for ``dm``, with ``num_samples`` samples."""
+    return build_evaluator(compose(["+experiment=digits", f"evaluator.num_samples={num_samples}"]).evaluator, dm)
 
 
 def test_domain_classifier_is_accurate(digits):
@@ -61,14 +68,14 @@ def test_real_features_are_cached_under_their_key(digits, ganbench_cache):
     path = cache_path(ganbench_cache / "real", evaluator.real_key("domain"))
     assert path.is_file() and path.name.startswith("digits_all_16px_domain-")
     # a second evaluator reuses the file (and the classifier) instead of recomputing
-    again = dm.evaluator(num_samples=100)
+    again = digits_evaluator(dm, 100)
     mtime = path.stat().st_mtime_ns
     assert torch.equal(again.real_features("domain", torch.device("cpu")), evaluator.real_features("domain", "cpu"))
     assert path.stat().st_mtime_ns == mtime
     # a stored file whose key differs is recomputed, never reused
     payload = torch.load(path, weights_only=True)
     torch.save({"key": "something else", "features": payload["features"] * 0}, path)
-    fresh = dm.evaluator(num_samples=100).real_features("domain", torch.device("cpu"))
+    fresh = digits_evaluator(dm, 100).real_features("domain", torch.device("cpu"))
     assert torch.equal(fresh, payload["features"])
 
 
@@ -90,14 +97,15 @@ def test_offline_inception_weights_load_through_the_config(no_network, tmp_path,
     cfg = compose(
         [
             "+experiment=digits",
-            "dataset.evaluation.inception=true",
-            "dataset.evaluation.domain=false",
-            f"dataset.evaluation.feature_extractor_weights_path={weights}",
-            "dataset.evaluation.num_real=6",
-            "dataset.evaluation.kid=false",
+            "evaluator.inception=true",
+            "evaluator.domain=false",
+            f"evaluator.feature_extractor_weights_path={weights}",
+            "evaluator.num_real=6",
+            "evaluator.kid=false",
+            "evaluator.num_samples=4",
         ]
     )
-    evaluator = instantiate(cfg.dataset).evaluator(num_samples=4)
+    evaluator = build_evaluator(cfg.evaluator, instantiate(cfg.dataset))
     extractor = evaluator.extractors["inception"]
     saved = torch.load(weights, weights_only=True)
     loaded = extractor.net.state_dict()

@@ -158,9 +158,11 @@ def digits_evaluator():
     from hydra.utils import instantiate
 
     from ganbench.config import compose
+    from ganbench.evaluation.builder import build_evaluator
 
-    dm = instantiate(compose(["+experiment=digits"]).dataset)
-    return dm, dm.evaluator(num_samples=500)
+    cfg = compose(["+experiment=digits", "evaluator.num_samples=500"])
+    dm = instantiate(cfg.dataset)
+    return dm, build_evaluator(cfg.evaluator, dm)
 
 
 def test_image_evaluator_computes_prdc_on_the_features_fid_extracted(digits_evaluator):

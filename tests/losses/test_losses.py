@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -95,6 +93,8 @@ def test_hinge():
     assert loss.discriminator_loss(t([2.0, 0.0]), t([-2.0, 0.0])).item() == pytest.approx(0.5 + 0.5)
 
 
+# the classic objectives at |d| = 100 (test_contract.py checks every conf/loss option up to |d| = 28; the
+# exponential f-GAN losses overflow float32 beyond about 88)
 ALL = [MinimaxLoss(), NonSaturatingLoss(), LeastSquaresLoss(), WassersteinLoss(), HingeLoss()]
 
 
@@ -127,11 +127,3 @@ def test_saturation_gradients_at_confident_discriminator():
     assert g_mm.item() == pytest.approx(-sig(-20.0), rel=1e-9)  # −σ(d): vanishes
     assert g_ns.item() == pytest.approx(sig(-20.0) - 1.0, rel=1e-9)  # σ(d) − 1: about −1
     assert abs(g_mm.item()) < 1e-8 < 0.99 < abs(g_ns.item())
-
-
-def test_losses_are_means_not_sums():
-    for loss in ALL:
-        one = loss.discriminator_loss(t([0.7]), t([-0.3])).item()
-        many = loss.discriminator_loss(t([0.7] * 9), t([-0.3] * 9)).item()
-        assert many == pytest.approx(one), loss.name
-        assert math.isfinite(one)

@@ -69,7 +69,7 @@ def test_table1_preset_is_the_papers_protocol():
     assert cfg.iterations == 400_000  # 400 epochs of 1,000 minibatches
     for side in ("generator", "discriminator"):
         assert cfg.optimizer[side].lr == 1e-4 and list(cfg.optimizer[side].betas) == [0.8, 0.999]
-    assert cfg.ema.decay is None and cfg.eval.num_samples == 2500 and cfg.n_critic == 1
+    assert cfg.ema.decay is None and cfg.evaluator.num_samples == 2500 and cfg.n_critic == 1
     assert cfg.model.generator._target_.endswith("PacGANGenerator")
     assert cfg.loss._target_ == "ganbench.losses.NonSaturatingLoss"
     sweep = OmegaConf.load(conf_dir() / "experiment" / "pacgan_table1.yaml").hydra.sweeper.params

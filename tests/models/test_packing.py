@@ -17,7 +17,7 @@ from ganbench.regularizers import DRAGANPenalty, GradientPenalty, R1Penalty
 from ganbench.regularizers.gradient_penalty import interpolate
 from ganbench.validation import ConfigError, validate_config
 
-SHORT = ["iterations=20", "eval.every=10", "eval.num_samples=300", "checkpoint.every=10", "log_every=5"]
+SHORT = ["iterations=20", "eval.every=10", "evaluator.num_samples=300", "checkpoint.every=10", "log_every=5"]
 
 
 def node(target: type, **kwargs) -> dict:
@@ -169,7 +169,7 @@ def test_batch_size_not_divisible_by_packing_is_a_config_error():
 def test_a_packed_wgan_gp_trains(train):
     summary, run_dir = train(
         "loss=wasserstein", "regularizer=gp", "model.discriminator.packing=2", "n_critic=2", "iterations=60",
-        "eval.every=30", "eval.num_samples=300", "checkpoint.every=30", "log_every=10",
+        "eval.every=30", "evaluator.num_samples=300", "checkpoint.every=30", "log_every=10",
     )  # fmt: skip
     assert summary["status"] == "completed" and summary["iterations"] == 60
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)

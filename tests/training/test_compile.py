@@ -17,7 +17,7 @@ BASE = [
     "iterations=6",
     "checkpoint.every=3",
     "eval.every=null",
-    "eval.num_samples=200",
+    "evaluator.num_samples=200",
     "log_every=2",
     "batch_size=32",
     "loss=wasserstein",
@@ -87,7 +87,7 @@ def test_channels_last_conv_models_train_like_contiguous_ones(tmp_path):
         "batch_size=16",
         "iterations=4",
         "eval.every=null",
-        "eval.num_samples=16",
+        "evaluator.num_samples=16",
         "checkpoint.every=null",
     ]
     exp = build(compose([*tiny, "model.channels_last=true"]), tmp_path / "probe")

@@ -4,15 +4,12 @@ statistics had drifted apart during training; each process draws batch_size / 2.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import run_ddp
 
 PROBE = r"""
 import sys
@@ -61,7 +58,7 @@ def sampling(self, trainer, pl_module, repeat=0):
 cb.EvaluationCallback.gathered_samples = sampling
 cfg = compose(["accelerator=ddp_cpu", "+experiment=digits", "dataset.resolution=8", "model.generator.width=8",
                "model.discriminator.width=8", "batch_size=16", "batch_size_is=global", "iterations=6",
-               "eval.every=3", "eval.num_samples=64", "checkpoint.every=3", "log_every=3",
+               "eval.every=3", "evaluator.num_samples=64", "checkpoint.every=3", "log_every=3",
                "trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}"])
 run(cfg, run_dir)
 """
@@ -74,11 +71,7 @@ def probe_run(tmp_path_factory) -> Path:
     out.mkdir()
     script = work / "probe.py"
     script.write_text(PROBE)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(script), str(out), str(work / "run")], env=env, cwd=work,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "Starting with 2 processes" in proc.stdout + proc.stderr
+    run_ddp([str(out), str(work / "run")], cwd=work, script=script)
     return out
 
 

@@ -24,7 +24,7 @@ def run(tmp_path_factory):
 
     run_dir = tmp_path_factory.mktemp("repeats") / "run"
     cfg = compose(["trainer.enable_progress_bar=false", "dataset=grid", "iterations=300", "eval.every=100",
-                   "eval.num_samples=500", "eval.repeats=3", "eval.best=true", "checkpoint.every=300",
+                   "evaluator.num_samples=500", "eval.repeats=3", "eval.best=true", "checkpoint.every=300",
                    "log_every=100"])  # fmt: skip
     return run_experiment(cfg, run_dir), run_dir
 

@@ -13,15 +13,15 @@ from ganbench.training.module import preserved_rng, rng_state
 TINY = [
     "trainer.enable_progress_bar=false", "+experiment=digits", "dataset.resolution=8", "model.generator.width=8",
     "model.discriminator.width=8", "model.generator.latent_dim=16", "batch_size=16", "log_every=2",
-    "iterations=8", "eval.every=3", "eval.num_samples=16", "checkpoint.every=null",
-    "dataset.evaluation.inception=true", "dataset.evaluation.num_real=40",
+    "iterations=8", "eval.every=3", "evaluator.num_samples=16", "checkpoint.every=null",
+    "evaluator.inception=true", "evaluator.num_real=40",
 ]  # fmt: skip
 
 
 def test_cold_and_warm_caches_give_identical_metrics(tmp_path, monkeypatch):
     weights = save_random_inception_weights(tmp_path / "inception.pth")
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))  # empty: the first run computes everything
-    overrides = [*TINY, f"dataset.evaluation.feature_extractor_weights_path={weights}"]
+    overrides = [*TINY, f"evaluator.feature_extractor_weights_path={weights}"]
     cold = run(compose(overrides), tmp_path / "cold")
     assert any((tmp_path / "cache").rglob("*.pt"))  # the first run filled the cache
     warm = run(compose(overrides), tmp_path / "warm")

@@ -27,7 +27,7 @@ TINY = [
     "model.generator.latent_dim=16",
     "batch_size=16",
     "log_every=2",
-    "eval.num_samples=200",
+    "evaluator.num_samples=200",
 ]
 
 
@@ -46,14 +46,14 @@ def inception_run(tmp_path_factory) -> Path:
             *TINY,
             "iterations=6",
             "eval.every=3",
-            "eval.num_samples=4",
+            "evaluator.num_samples=4",
             "checkpoint.every=3",
             "ema.decay=0.9",
             "ema.start=2",
             "logger=tensorboard",
-            "dataset.evaluation.inception=true",
-            "dataset.evaluation.num_real=4",
-            f"dataset.evaluation.feature_extractor_weights_path={weights}",
+            "evaluator.inception=true",
+            "evaluator.num_real=4",
+            f"evaluator.feature_extractor_weights_path={weights}",
         ]
     )
     summary = run(cfg, run_dir)

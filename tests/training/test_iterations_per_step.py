@@ -16,13 +16,14 @@ from ganbench.experiment import run
 from ganbench.losses import NonSaturatingLoss
 from ganbench.models import MLPDiscriminator, MLPGenerator
 from ganbench.training import GANModule
+from helpers import assert_same_state, checkpoint_state
 
 # Periods that do not divide each other, n_critic > 1, a scheduler, a penalty and the EMA.
 BASE = [
     "trainer.enable_progress_bar=false",
     "iterations=37",
     "eval.every=15",
-    "eval.num_samples=200",
+    "evaluator.num_samples=200",
     "checkpoint.every=10",
     "log_every=4",
     "n_critic=2",
@@ -79,17 +80,6 @@ def test_iterations_per_step_is_validated():
         _module(0)
 
 
-def _state(run_dir: Path) -> dict[str, torch.Tensor]:
-    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    out = dict(ckpt["state_dict"])
-    for i, opt in enumerate(ckpt["optimizer_states"]):
-        for pid, st in opt["state"].items():
-            for k, v in st.items():
-                out[f"opt{i}.{pid}.{k}"] = torch.as_tensor(v)
-    out["global_step"] = torch.tensor(ckpt["global_step"])
-    return out
-
-
 def _rows(run_dir: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(open(run_dir / "metrics.csv")))
 
@@ -105,10 +95,8 @@ def runs(tmp_path_factory) -> dict[int, Path]:
 
 
 def test_grouping_iterations_into_steps_gives_the_same_run(runs):
-    one, grouped = _state(runs[1]), _state(runs[10])
-    assert one.keys() == grouped.keys()
-    for key in one:
-        assert torch.equal(one[key], grouped[key]), key
+    one, grouped = checkpoint_state(runs[1]), checkpoint_state(runs[10])
+    assert_same_state(one, grouped)
     assert one["global_step"].item() == 37 * 3
     rows_one, rows_grouped = _rows(runs[1]), _rows(runs[10])
     assert rows_one == rows_grouped
@@ -146,9 +134,7 @@ def test_resume_from_a_grouped_run_matches_the_uninterrupted_one(runs, tmp_path)
     (run_dir / "summary.json").write_text(json.dumps(summary))
     resumed = run(compose([*BASE, "iterations_per_step=10", f"resume={run_dir}"]), run_dir)
     assert resumed["status"] == "completed" and resumed["resumed_from"] == 20
-    a, b = _state(runs[1]), _state(run_dir)
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    assert_same_state(checkpoint_state(runs[1]), checkpoint_state(run_dir))
     key = lambda r: (int(r["step"]), sorted(r.items()))  # noqa: E731
     resumed_rows, reference = sorted(_rows(run_dir), key=key), sorted(_rows(runs[1]), key=key)
     assert len(resumed_rows) == len(reference)

@@ -7,7 +7,7 @@ Images are served as float tensors in [−1, 1] (the range of a tanh generator),
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import lightning as L
@@ -132,8 +132,8 @@ class ImageDataModule(L.LightningDataModule):
     without replaying data. Subclasses implement :meth:`load` (and :meth:`labelled` when the data
     has class labels, which the domain classifier needs).
 
-    ``evaluation`` holds the settings of :class:`ganbench.evaluation.images.ImageEvaluator`
-    (extractors, real split and counts, cache directory, Inception weights file …).
+    The evaluator (``conf/evaluator/``) is built beside the datamodule and reads the real images
+    through :meth:`real_images`, :meth:`labelled` and :meth:`data_shape`.
     """
 
     samples_on_device = False
@@ -152,7 +152,6 @@ class ImageDataModule(L.LightningDataModule):
         seed: int = 0,
         split: str = "train",
         num_workers: int = 0,
-        evaluation: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if channels not in (1, 3):
@@ -172,7 +171,6 @@ class ImageDataModule(L.LightningDataModule):
         self.seed = int(seed)
         self.split = split
         self.num_workers = int(num_workers)
-        self.evaluation = dict(evaluation or {})
         self._loaded: dict[str, Dataset] = {}
         self._start_iteration = 0
 
@@ -255,11 +253,3 @@ class ImageDataModule(L.LightningDataModule):
     def num_real(self, split: str, num: int | None) -> int:
         n = len(self.dataset(split))
         return n if num is None else min(int(num), n)
-
-    def evaluator(self, num_samples: int | None = None):
-        from ganbench.evaluation.images import ImageEvaluator
-
-        settings = dict(self.evaluation)
-        if num_samples is not None:
-            settings["num_samples"] = int(num_samples)
-        return ImageEvaluator(self, **settings)

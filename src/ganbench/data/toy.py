@@ -127,11 +127,6 @@ class ToyDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return DataLoader(_IterationIndex(self.iterations), batch_size=None, shuffle=False)
 
-    def evaluator(self, num_samples: int = 2500):
-        from ganbench.evaluation.toy import ToyEvaluator
-
-        return ToyEvaluator(self.mixture.centers, self.mixture.sigma, num_samples=num_samples)
-
 
 class RingDataModule(ToyDataModule):
     """Ring of ``num_modes`` Gaussians on a circle of ``radius`` (PacGAN: 8, 1, σ = 0.01)."""

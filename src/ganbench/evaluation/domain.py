@@ -138,7 +138,7 @@ class DomainExtractor:
         if data is None or not getattr(datamodule, "num_classes", None):
             raise ValueError(
                 f"the domain extractor needs class labels, and dataset {datamodule.name} has none; "
-                "use dataset.evaluation.domain=false (and inception=true)"
+                "use evaluator=images (Inception features) instead"
             )
         images, labels = data
         self.num_classes = int(datamodule.num_classes)

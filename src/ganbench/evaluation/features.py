@@ -72,7 +72,7 @@ class InceptionExtractor:
             if not path.is_file():
                 raise FileNotFoundError(
                     f"feature_extractor_weights_path={path} does not exist. Download {INCEPTION_URL} once on a "
-                    "machine with internet and point dataset.evaluation.feature_extractor_weights_path at it."
+                    "machine with internet and point evaluator.feature_extractor_weights_path at it."
                 )
         try:
             self.net = NoTrainInceptionV3(
@@ -84,7 +84,7 @@ class InceptionExtractor:
         except (OSError, RuntimeError) as err:  # URLError is an OSError
             raise RuntimeError(
                 f"could not load the Inception-v3 weights ({type(err).__name__}: {err}). Without internet, download "
-                f"{INCEPTION_URL} elsewhere and set dataset.evaluation.feature_extractor_weights_path to the file."
+                f"{INCEPTION_URL} elsewhere and set evaluator.feature_extractor_weights_path to the file."
             ) from err
         self.antialias = bool(antialias)
         self.weights = "torch-fidelity-default" if path is None else file_digest(path)

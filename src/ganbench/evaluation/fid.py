@@ -80,7 +80,7 @@ class FeatureDistance:
     def __call__(self, fake: Tensor, seed: int = 0) -> dict[str, float]:
         """``fid`` and, with KID, ``kid`` and ``kid_std`` of generated features ``fake`` (N, D)."""
         if fake.shape[0] < 2:
-            raise ValueError("FID needs at least 2 generated samples; raise eval.num_samples")
+            raise ValueError("FID needs at least 2 generated samples; raise evaluator.num_samples")
         self._to(fake.device)
         fake = fake.float()
         self.fid.reset()

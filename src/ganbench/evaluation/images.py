@@ -28,6 +28,7 @@ from ganbench.evaluation.features import InceptionExtractor, cache_root
 from ganbench.evaluation.fid import FeatureDistance, inception_score
 from ganbench.evaluation.grid import save_grid
 from ganbench.evaluation.prdc import DC_K, PRDC
+from ganbench.evaluation.selection import bound_settings, select_metrics
 
 log = logging.getLogger("ganbench")
 
@@ -71,6 +72,55 @@ def sharded(fn, samples: Tensor) -> tuple[Tensor, ...]:
     return tuple(out)
 
 
+CLASSIFIER_METRICS: dict[str, str | None] = {
+    "recognised": "max",
+    "classes_covered": "max",
+    "class_kl": "min",
+    "classifier_is": "max",
+}
+
+
+def image_directions(
+    inception: bool, domain: bool, kid: bool, prdc: bool, inception_score: bool
+) -> dict[str, str | None]:
+    """Every metric of an :class:`ImageEvaluator` with these switches, with ``"min"`` or ``"max"``
+    for the better side, or None for the spread of an estimate (``kid_std``, ``is_std``), which has
+    no better side. Inception metrics are unprefixed (``fid`` …), the domain classifier's are
+    ``domain_fid`` … plus the classifier metrics."""
+    out: dict[str, str | None] = {}
+    for name, on in (("domain", domain), ("inception", inception)):
+        if not on:
+            continue
+        prefix = "domain_" if name == "domain" else ""
+        out[prefix + "fid"] = "min"
+        if kid:
+            out[prefix + "kid"], out[prefix + "kid_std"] = "min", None
+        if prdc:
+            out.update({prefix + k: v for k, v in PRDC.directions.items()})
+    if inception and inception_score:
+        out["is"], out["is_std"] = "max", None
+    if domain:
+        out.update(CLASSIFIER_METRICS)
+    return out
+
+
+def metric_part(name: str) -> tuple[str, str]:
+    """(extractor, part) of an image metric name: the extractor whose features it needs
+    (``inception`` or ``domain``) and which computation gives it (``fid``, ``kid``, ``prdc``, ``is``
+    or ``classifier``)."""
+    if name in CLASSIFIER_METRICS:
+        return "domain", "classifier"
+    extractor = "domain" if name.startswith("domain_") else "inception"
+    base = name.removeprefix("domain_")
+    if base in ("kid", "kid_std"):
+        return extractor, "kid"
+    if base in PRDC.directions:
+        return extractor, "prdc"
+    if base in ("is", "is_std"):
+        return extractor, "is"
+    return extractor, base
+
+
 class ImageEvaluator:
     """Metrics of generated images against a datamodule's real images, and sample grids.
 
@@ -101,7 +151,15 @@ class ImageEvaluator:
         grid_size: samples shown in the grid (the first ones of the fixed evaluation noise).
         classifier: training settings of the domain classifier (see ``train_classifier``).
         metric_seed: seed of the random subsets of KID and IS.
+        metrics: the metrics to report (names from :meth:`available_metrics`), or None for all.
+            Only what they need is computed: an extractor none of whose metrics is selected is
+            not built (no classifier is trained, no Inception is loaded), and KID, PRDC and IS
+            are skipped when none of theirs is.
+
+    Built from the run's datamodule by :meth:`from_datamodule`.
     """
+
+    for_toy_data = False  # evaluates images (validation pairs it with an image dataset)
 
     def __init__(
         self,
@@ -124,21 +182,27 @@ class ImageEvaluator:
         grid_size: int = 64,
         classifier: dict[str, Any] | None = None,
         metric_seed: int = 0,
+        metrics: list[str] | None = None,
     ) -> None:
         if num_samples < 2:
-            raise ValueError(f"eval.num_samples must be >= 2 for FID, got {num_samples}")
+            raise ValueError(f"evaluator.num_samples must be >= 2 for FID, got {num_samples}")
         if not (inception or domain):
-            raise ValueError("dataset.evaluation needs inception=true or domain=true (no metric would be computed)")
+            raise ValueError("evaluator needs inception=true or domain=true (no metric would be computed)")
+        # k-NN balls need more than k = 5 samples on each side; tiny evaluations go without PRDC
+        available = image_directions(inception, domain, kid, prdc and num_samples > DC_K, inception_score)
+        selected = select_metrics(metrics, available, "ImageEvaluator")
+        inception = inception and any(metric_part(name)[0] == "inception" for name in selected)
+        domain = domain and any(metric_part(name)[0] == "domain" for name in selected)
         self.datamodule = datamodule
         self.num_samples = int(num_samples)
         self.split = split or datamodule.split
         datamodule.check_split(self.split)
         self.num_real = num_real
         self.real_seed = int(real_seed)
-        self.kid, self.kid_subsets, self.kid_subset_size = bool(kid), int(kid_subsets), int(kid_subset_size)
-        self.want_inception_score = bool(inception_score)
-        # k-NN balls need more than k = 5 samples on each side; tiny evaluations go without them
-        self.prdc = bool(prdc) and self.num_samples > DC_K
+        parts = {metric_part(name)[1] for name in selected}
+        self.kid, self.kid_subsets, self.kid_subset_size = "kid" in parts, int(kid_subsets), int(kid_subset_size)
+        self.want_inception_score = "is" in parts
+        self.prdc = "prdc" in parts
         self.cache_dir = cache_root(cache_dir)
         self.batch_size = int(batch_size)
         self.grid_size = int(grid_size)
@@ -154,7 +218,7 @@ class ImageEvaluator:
             self.extractors["inception"] = InceptionExtractor(feature_extractor_weights_path, antialias)
         self._distances: dict[str, FeatureDistance] = {}
         self._prdc: dict[str, PRDC] = {}
-        self.directions = self._directions()
+        self.directions = selected
         self.draws_grid = True  # plot() saves a sample grid (summary.json: sample_grid)
         self.last_seconds: float | None = None
 
@@ -219,22 +283,25 @@ class ImageEvaluator:
         return self._prdc[name]
 
     # ------------------------------------------------------------------ the evaluator interface
-    def _directions(self) -> dict[str, str | None]:
-        """Every metric :meth:`metrics` returns, with ``"min"`` or ``"max"`` for the better side, or
-        None for the spread of an estimate (``kid_std``, ``is_std``), which has no better side."""
-        out: dict[str, str | None] = {}
-        for name in self.extractors:
-            prefix = "domain_" if name == "domain" else ""
-            out[prefix + "fid"] = "min"
-            if self.kid:
-                out[prefix + "kid"], out[prefix + "kid_std"] = "min", None
-            if self.prdc:
-                out.update({prefix + k: v for k, v in PRDC.directions.items()})
-        if "inception" in self.extractors and self.want_inception_score:
-            out["is"], out["is_std"] = "max", None
-        if "domain" in self.extractors:
-            out.update(recognised="max", classes_covered="max", class_kl="min", classifier_is="max")
-        return out
+    @classmethod
+    def available_metrics(cls, **settings: Any) -> dict[str, str | None]:
+        """Every metric an ImageEvaluator with these settings (its constructor's keywords) can
+        compute, with its direction (see :func:`image_directions`)."""
+        a = bound_settings(cls, settings, skip=("datamodule",))
+        return image_directions(
+            a["inception"], a["domain"], a["kid"], a["prdc"] and a["num_samples"] > DC_K, a["inception_score"]
+        )
+
+    @classmethod
+    def from_datamodule(cls, datamodule: Any, **settings: Any) -> ImageEvaluator:
+        """The evaluator of an image datamodule (it reads the real images through ``real_images``,
+        ``labelled`` and ``data_shape``)."""
+        if not hasattr(datamodule, "real_images"):
+            raise ValueError(
+                f"evaluator={'domain' if settings.get('domain') else 'images'} measures images; dataset "
+                f"{getattr(datamodule, 'name', '?')} has none. Use evaluator=toy for the 2-D toy datasets"
+            )
+        return cls(datamodule, **settings)
 
     def info(self) -> dict[str, Any]:
         """Facts about the benchmark, not metrics: the number of classes of the domain classifier."""
@@ -265,7 +332,7 @@ class ImageEvaluator:
                 out.update(classifier_metrics(logits, k))
                 out["classifier_is"] = inception_score(logits, splits=1)[0]
         self.last_seconds = time.perf_counter() - start
-        return out
+        return {name: out[name] for name in self.directions}
 
     def plot(self, samples: Tensor, path: Path, title: str = "") -> Path:
         """Save the first ``grid_size`` samples as a PNG grid at ``path``."""

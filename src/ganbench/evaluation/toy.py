@@ -24,11 +24,13 @@ from __future__ import annotations
 import math
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from ganbench.evaluation.prdc import DC_K, PRDC
+from ganbench.evaluation.selection import bound_settings, select_metrics
 
 
 def mode_metrics(samples: Tensor, centers: Tensor, sigma: float) -> dict[str, float]:
@@ -59,37 +61,65 @@ def mode_metrics(samples: Tensor, centers: Tensor, sigma: float) -> dict[str, fl
 
 class ToyEvaluator:
     """Computes :func:`mode_metrics`, precision/recall/density/coverage and the scatter plot for a
-    Gaussian mixture.
+    Gaussian mixture with mode ``centers`` (K×2) and standard deviation ``sigma``.
 
     The real reference set of :class:`~ganbench.evaluation.prdc.PRDC` has as many points as each
     evaluation has samples (``num_samples``), drawn once with ``torch.Generator().manual_seed(real_seed)``.
+    ``metrics`` (a list of names, or None for all) selects what :meth:`metrics` returns; PRDC is
+    not computed when none of its four metrics is selected.
 
     ``directions`` declares, for every metric :meth:`metrics` returns, whether higher (``"max"``)
     or lower (``"min"``) is better; :meth:`info` gives facts about the benchmark (the number of
-    modes), which are not metrics.
+    modes), which are not metrics. Built from the run's datamodule by :meth:`from_datamodule`.
     """
 
-    directions: dict[str, str | None] = {
+    for_toy_data = True  # evaluates 2-D samples (validation pairs it with a toy dataset)
+    mode_directions: dict[str, str | None] = {
         "modes_captured": "max",
         "high_quality": "max",
         "reverse_kl": "min",
         "mode_tv": "min",
-        **PRDC.directions,
     }
+    directions: dict[str, str | None] = {**mode_directions, **PRDC.directions}
 
-    def __init__(self, centers: Tensor, sigma: float, num_samples: int = 2500, real_seed: int = 0) -> None:
+    def __init__(
+        self,
+        centers: Tensor,
+        sigma: float,
+        num_samples: int = 2500,
+        real_seed: int = 0,
+        metrics: list[str] | None = None,
+    ) -> None:
         from ganbench.data.toy import GaussianMixture2D
 
+        if num_samples < 1:
+            raise ValueError(f"evaluator.num_samples must be >= 1, got {num_samples}")
         self.centers = centers.float().cpu()
         self.sigma = float(sigma)
         self.num_samples = int(num_samples)
-        # k-NN balls need more than k = 5 samples on each side; tiny evaluations go without them
-        self.with_prdc = self.num_samples > DC_K
-        if not self.with_prdc:
-            self.directions = {k: v for k, v in self.directions.items() if k not in PRDC.directions}
+        self.directions = select_metrics(metrics, self.available_metrics(num_samples=num_samples), "ToyEvaluator")
+        self.with_prdc = any(name in PRDC.directions for name in self.directions)
         self.real_seed = int(real_seed)
         self._prdc: PRDC | None = None
         self._mixture = GaussianMixture2D(self.centers, self.sigma)
+
+    @classmethod
+    def available_metrics(cls, **settings: Any) -> dict[str, str | None]:
+        """Every metric a ToyEvaluator with these settings can compute: the mode metrics, and PRDC
+        when ``num_samples`` > 5 (k-NN balls need more than k = 5 samples on each side)."""
+        num_samples = bound_settings(cls, settings, skip=("centers", "sigma"))["num_samples"]
+        return dict(cls.directions) if num_samples > DC_K else dict(cls.mode_directions)
+
+    @classmethod
+    def from_datamodule(cls, datamodule: Any, **settings: Any) -> ToyEvaluator:
+        """The evaluator of a toy datamodule's mixture (``datamodule.mixture``: centres and σ)."""
+        mixture = getattr(datamodule, "mixture", None)
+        if mixture is None:
+            raise ValueError(
+                f"evaluator=toy measures 2-D Gaussian mixtures; dataset {getattr(datamodule, 'name', '?')} is not one. "
+                "Use evaluator=images (or domain) for image datasets, or dataset=ring / grid"
+            )
+        return cls(mixture.centers, mixture.sigma, **settings)
 
     def real_samples(self) -> Tensor:
         """The fixed real reference set: ``num_samples`` points from the mixture, seed ``real_seed``."""
@@ -100,6 +130,11 @@ class ToyEvaluator:
         return self.centers.shape[0]
 
     def metrics(self, samples: Tensor) -> dict[str, float]:
+        """The selected metrics (:attr:`directions`) of ``samples`` (N×2)."""
+        out = self._all_metrics(samples)
+        return {name: out[name] for name in self.directions}
+
+    def _all_metrics(self, samples: Tensor) -> dict[str, float]:
         samples = samples.detach().float().cpu()
         out = mode_metrics(samples, self.centers, self.sigma)
         if not self.with_prdc:

@@ -6,7 +6,7 @@ pointwise optimal discriminator expose it as ``optimal_output(p_data, p_model)``
 :class:`NoPointwiseOptimumError`. docs/objectives.md has the theory of each.
 """
 
-from ganbench.losses.base import GANLoss, NoPointwiseOptimumError
+from ganbench.losses.base import DivergenceIdentity, GANLoss, NoPointwiseOptimumError
 from ganbench.losses.fgan import FGANLoss
 from ganbench.losses.hinge import HingeLoss
 from ganbench.losses.least_squares import LeastSquaresLoss
@@ -15,6 +15,7 @@ from ganbench.losses.sigmoid import MinimaxLoss, NonSaturatingLoss
 from ganbench.losses.wasserstein import WassersteinLoss
 
 __all__ = [
+    "DivergenceIdentity",
     "FGANLoss",
     "GANLoss",
     "HingeLoss",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -11,6 +12,29 @@ from torch import Tensor
 class NoPointwiseOptimumError(NotImplementedError):
     """Raised by :meth:`GANLoss.optimal_output` for objectives whose optimal discriminator is not a
     function of the two densities at a single point (Wasserstein, relativistic average, ...)."""
+
+
+@dataclass(frozen=True)
+class DivergenceIdentity:
+    """What the discriminator loss equals at its optimum: L_D(d*) = offset + scale · D(P, Q).
+
+    ``divergence`` names one of :data:`ganbench.losses.theory.DIVERGENCES` (``jensen_shannon``,
+    ``total_variation``, ``kl``, …), which computes D from its definition by quadrature. The theory
+    tests (tests/losses/test_theory.py) compare it with the loss evaluated at
+    :meth:`GANLoss.optimal_output` on samples, for every objective of ``conf/loss/`` that declares one.
+    """
+
+    divergence: str
+    scale: float
+    offset: float = 0.0
+
+    def value(self, dist_p, dist_q) -> float:
+        """offset + scale · D(P, Q) for two :class:`ganbench.losses.theory.Mixture1D`."""
+        from ganbench.losses.theory import DIVERGENCES
+
+        if self.divergence not in DIVERGENCES:
+            raise ValueError(f"unknown divergence {self.divergence!r}; choose one of {sorted(DIVERGENCES)}")
+        return self.offset + self.scale * DIVERGENCES[self.divergence](dist_p, dist_q)
 
 
 class GANLoss(ABC):
@@ -27,10 +51,18 @@ class GANLoss(ABC):
             (relativistic losses); the training loop then passes ``real_out`` to
             :meth:`generator_loss`.
         name: the short name used in configs, tables and run names.
+        shift_invariant: only differences of outputs matter (relativistic losses): adding a
+            constant to every output leaves both losses unchanged, so an optimum holds up to a
+            constant.
+
+    What a loss supports of the theory checks (tests/losses) it declares here, not in the tests:
+    :attr:`has_pointwise_optimum` (is :meth:`optimal_output` defined?) and
+    :meth:`optimum_identity` (the divergence its discriminator loss equals at the optimum, if known).
     """
 
     output_is_logit: bool = False
     uses_real_for_generator: bool = False
+    shift_invariant: bool = False
     name: str = "loss"
 
     @abstractmethod
@@ -51,6 +83,18 @@ class GANLoss(ABC):
             f"{type(self).__name__} does not define optimal_output: implement it if the optimal "
             "discriminator of this objective depends only on the two densities at a point."
         )
+
+    @property
+    def has_pointwise_optimum(self) -> bool:
+        """Whether :meth:`optimal_output` is defined. By default: whether the class overrides it.
+        Classes that override it only to raise :class:`NoPointwiseOptimumError` (with the reason)
+        override this too."""
+        return type(self).optimal_output is not GANLoss.optimal_output
+
+    def optimum_identity(self) -> DivergenceIdentity | None:
+        """L_D at :meth:`optimal_output` as a divergence of P and Q, or None where no such affine
+        identity is known (the optimum is then still checked to be a minimum)."""
+        return None
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

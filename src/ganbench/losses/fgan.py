@@ -48,9 +48,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganbench.losses.base import GANLoss, check_densities, log_ratio
+from ganbench.losses.base import DivergenceIdentity, GANLoss, check_densities, log_ratio
 
 LOG2 = math.log(2.0)
+# L_D(v*) = −D_f(P‖Q), D_f by its own definition in ganbench.losses.theory: (name there, factor)
+_THEORY_DIVERGENCE = {
+    "kl": ("kl", 1.0),
+    "reverse_kl": ("reverse_kl", 1.0),
+    "pearson": ("pearson_chi2", 1.0),
+    "hellinger": ("squared_hellinger", 1.0),
+    "js": ("jensen_shannon", 2.0),
+}
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,11 @@ class FGANLoss(GANLoss):
         """The raw output v* with g_f(v*) = f'(p_data/p_model) (last column of the table above)."""
         p, q = check_densities(p_data, p_model)
         return self._f.optimal_output(p, q)
+
+    def optimum_identity(self) -> DivergenceIdentity:
+        """L_D(v*) = −D_f(P‖Q) (Nowozin et al. 2016, eq. 4 at the supremum); −2·JSD for ``js``."""
+        name, factor = _THEORY_DIVERGENCE[self.divergence]
+        return DivergenceIdentity(name, -factor)
 
     def __repr__(self) -> str:
         return f"FGANLoss(divergence={self.divergence!r}, generator={self.generator!r})"

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganbench.losses.base import GANLoss, check_densities
+from ganbench.losses.base import DivergenceIdentity, GANLoss, check_densities
 
 
 class HingeLoss(GANLoss):
@@ -34,3 +34,7 @@ class HingeLoss(GANLoss):
         and 0 is returned."""
         p, q = check_densities(p_data, p_model)
         return torch.sign(p - q)
+
+    def optimum_identity(self) -> DivergenceIdentity:
+        """L_D(d*) = 2 − 2·TV(P, Q)."""
+        return DivergenceIdentity("total_variation", -2.0, 2.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganbench.losses.base import GANLoss, check_densities
+from ganbench.losses.base import DivergenceIdentity, GANLoss, check_densities
 from ganbench.validation import ConfigError
 
 SQUASHES = ("none", "sigmoid")
@@ -66,3 +66,10 @@ class LeastSquaresLoss(GANLoss):
         p, q = check_densities(p_data, p_model)
         target = (self.b * p + self.a * q) / (p + q)
         return torch.logit(target.clamp(0.0, 1.0)) if self.squash == "sigmoid" else target
+
+    def optimum_identity(self) -> DivergenceIdentity | None:
+        """L_D(d*) = ½(b − a)²·∫pq/(p + q) (Mao et al. 2017, §3.2.1). On sigmoid outputs it holds
+        while both labels lie in [0, 1] (the target (b·p + a·q)/(p + q) is then reachable)."""
+        if self.squash == "sigmoid" and not (0.0 <= self.a <= 1.0 and 0.0 <= self.b <= 1.0):
+            return None
+        return DivergenceIdentity("harmonic_overlap", 0.5 * (self.b - self.a) ** 2)

@@ -76,6 +76,7 @@ class RelativisticLoss(GANLoss):
     """
 
     uses_real_for_generator = True
+    shift_invariant = True
 
     def __init__(self, form: str = "sigmoid") -> None:
         self._f1 = _check_form(form)
@@ -103,6 +104,11 @@ class RelativisticLoss(GANLoss):
             raise ValueError(f"{self.name} needs the discriminator's outputs on real data in generator_loss.")
         self._pairs(real_out, fake_out)
         return self._f1(fake_out - real_out).mean()
+
+    @property
+    def has_pointwise_optimum(self) -> bool:
+        """Only RSGAN's optimum is pointwise (up to a constant)."""
+        return self.form == "sigmoid"
 
     def optimal_output(self, p_data: Tensor, p_model: Tensor) -> Tensor:
         """RSGAN: C* = log(p_data/p_model), optimal up to an additive constant (any C* + k is as good).
@@ -134,6 +140,8 @@ class RelativisticAverageLoss(GANLoss):
     """
 
     uses_real_for_generator = True
+    shift_invariant = True
+    has_pointwise_optimum = False
 
     def __init__(self, form: str = "sigmoid") -> None:
         self._f1 = _check_form(form)

@@ -20,11 +20,13 @@ Pointwise, p·[α·softplus(−d) + (1 − α)·softplus(d)] + q·softplus(d) is
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganbench.losses.base import GANLoss, check_densities
+from ganbench.losses.base import DivergenceIdentity, GANLoss, check_densities
 
 
 class _SigmoidLoss(GANLoss):
@@ -52,6 +54,11 @@ class _SigmoidLoss(GANLoss):
         p, q = check_densities(p_data, p_model)
         alpha = self.real_label
         return torch.log(alpha * p) - torch.log((1.0 - alpha) * p + q)
+
+    def optimum_identity(self) -> DivergenceIdentity | None:
+        """L_D(d*) = log 4 − 2·JSD(P, Q) (Goodfellow et al. 2014, Theorem 1); with label smoothing
+        (α < 1) the optimum is not an affine function of a standard divergence: None."""
+        return DivergenceIdentity("jensen_shannon", -2.0, math.log(4.0)) if self.real_label == 1.0 else None
 
 
 class MinimaxLoss(_SigmoidLoss):

@@ -22,6 +22,8 @@ class WassersteinLoss(GANLoss):
     """
 
     name = "wasserstein"
+    has_pointwise_optimum = False
+    shift_invariant = True  # L_D = E[d_fake] − E[d_real]
 
     def discriminator_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         return fake_out.mean() - real_out.mean()
