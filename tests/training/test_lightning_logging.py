@@ -15,7 +15,7 @@ from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
 import ganbench.experiment as experiment
 
-SHORT = ["iterations=20", "eval.every=10", "eval.num_samples=500", "checkpoint.every=10", "log_every=5"]
+SHORT = ["iterations=20", "eval.every=10", "evaluator.num_samples=500", "checkpoint.every=10", "log_every=5"]
 TRAINING = ("d_loss", "g_loss", "regularizer", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
 
 
