@@ -31,7 +31,6 @@ from omegaconf import OmegaConf
 IGNORED_WARNINGS: tuple[str, ...] = (
     # Lightning messages that do not apply to ganbench's own loop and logging
     r".*exists and is not empty.*",  # the run directory already holds config.yaml
-    r".*smaller than the logging interval.*",  # ganbench logs every `log_every` iterations itself
     r".*LeafSpec.*",
     # image datamodules restore their data position from the checkpoint themselves (IterationSampler)
     r".*your dataloader is not resumable.*",

@@ -141,7 +141,10 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         enable_checkpointing=False,
         default_root_dir=str(run_dir),
         num_sanity_val_steps=0,
-        log_every_n_steps=cfg.log_every,
+        # Lightning flushes what is logged with self.log(logger=True) every N *steps* (a step may run
+        # several iterations): 1 filters nothing. ganbench's own metrics reach the loggers at their
+        # iteration through GANModule.log_metrics, every `log_every` iterations.
+        log_every_n_steps=1,
         # datamodules place data per rank themselves (toy data is drawn per rank on the device)
         use_distributed_sampler=False,
         limit_val_batches=0,

@@ -19,6 +19,8 @@ from lightning.pytorch.loggers import CSVLogger as LightningCSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from omegaconf import DictConfig
 
+from ganbench._compat import appending_csv_experiment
+
 
 def _wants_run_cfg(target: str) -> bool:
     obj = get_object(target)
@@ -41,17 +43,6 @@ def make_loggers(cfg: DictConfig, run_dir: Path) -> list[Any]:
     return loggers
 
 
-class _AppendingWriter(ExperimentWriter):
-    """Lightning's CSV writer deletes an existing ``metrics.csv``; this one appends to it under the
-    same columns (adding columns rewrites the header, as Lightning does)."""
-
-    def _check_log_dir_exists(self) -> None:
-        path = Path(self.metrics_file_path)
-        if path.is_file():
-            with open(path, newline="") as f:
-                self.metrics_keys = next(csv.reader(f), [])
-
-
 class CSVLogger(LightningCSVLogger):
     """``metrics.csv`` in the run directory, appended to when a run resumes.
 
@@ -61,10 +52,7 @@ class CSVLogger(LightningCSVLogger):
     @property
     @rank_zero_experiment
     def experiment(self) -> ExperimentWriter:
-        if self._experiment is None:
-            self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _AppendingWriter(log_dir=self.log_dir)
-        return self._experiment
+        return appending_csv_experiment(self)
 
 
 def _complete_row(row: dict[str, Any], fields: list[str]) -> bool:

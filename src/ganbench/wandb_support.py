@@ -27,6 +27,7 @@ from hydra.experimental.callback import Callback
 from lightning.pytorch.callbacks import Callback as LightningCallback
 from omegaconf import DictConfig, OmegaConf
 
+from ganbench._compat import drop_null_anonymous
 from ganbench.config import choices as config_choices
 from ganbench.config import trial_of
 from ganbench.identity import objective
@@ -155,10 +156,7 @@ def wandb_logger(
         log_model=log_model,
         **kwargs,
     )
-    # Lightning always passes anonymous=None, which wandb 0.31 warns about on every run
-    if getattr(logger, "_wandb_init", {}).get("anonymous", "") is None:
-        del logger._wandb_init["anonymous"]
-    return logger
+    return drop_null_anonymous(logger)  # Lightning passes anonymous=None, which wandb warns about on every run
 
 
 class WandbImages(LightningCallback):

@@ -77,7 +77,7 @@ class InceptionExtractor:
         try:
             self.net = NoTrainInceptionV3(
                 name="inception-v3-compat",
-                features_list=["2048", "logits_unbiased"],
+                features_list=["2048"],
                 feature_extractor_weights_path=None if path is None else str(path),
                 antialias=antialias,
             )
@@ -100,8 +100,10 @@ class InceptionExtractor:
         x = to_uint8(images)
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        features, logits = self.net._torch_fidelity_forward(x)
-        return features.float(), logits.float()
+        # the public forward gives the 2048-D pool features; torch-fidelity's unbiased logits are
+        # those features times the final layer's weight, without its bias (``logits_unbiased``)
+        features = self.net(x).float()
+        return features, features @ self.net.fc.weight.float().T
 
 
 def cache_root(configured: str | os.PathLike | None = None) -> Path:
@@ -118,20 +120,10 @@ def save_random_inception_weights(path: str | os.PathLike, seed: int = 0) -> Pat
 
     It has the real network's architecture and cost, so it serves to time evaluations and to test
     the offline ``feature_extractor_weights_path`` route; its FIDs mean nothing. Nothing is
-    downloaded."""
-    import torch_fidelity.feature_extractor_inceptionv3 as fe
+    downloaded (see :func:`ganbench._compat.random_inception_v3`)."""
+    from ganbench._compat import random_inception_v3
 
-    cls = fe.FeatureExtractorInceptionV3
-    original_load, original_url = cls.load_state_dict, fe.load_state_dict_from_url
-    cls.load_state_dict = lambda self, state_dict, *args, **kwargs: None  # keep the random initialisation
-    fe.load_state_dict_from_url = lambda *args, **kwargs: {}
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = cls("inception-v3-compat", ["2048", "logits_unbiased"])
-    finally:
-        cls.load_state_dict, fe.load_state_dict_from_url = original_load, original_url
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(net.state_dict(), path)
+    torch.save(random_inception_v3(seed), path)
     return path

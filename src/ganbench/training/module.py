@@ -206,6 +206,7 @@ class GANModule(L.LightningModule):
         self._weights: dict[str, list[nn.Parameter]] = {}
         self._schedulers: list[Any] = []
         self.latest: dict[str, float] = {}
+        self._monitored: dict[str, float] = {}  # the latest log point's values, for self.log_dict at the step's end
         self._grad_norms: dict[str, Tensor] = {}
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -342,6 +343,9 @@ class GANModule(L.LightningModule):
         last = self.last_iteration
         for iteration in range(first, first + self.iterations_in_step(first)):
             self._gan_iteration(iteration, batch, d_opt, g_opt, iteration == last)
+        if self._monitored:  # callbacks run after the step, so they see only its last log point's values
+            self._log_to_lightning(self._monitored)
+            self._monitored = {}
 
     def _penalty_context(self) -> contextlib.AbstractContextManager:
         """Gradient penalties differentiate D twice (∇ₓD, then the backward of ‖∇ₓD‖), which
@@ -431,7 +435,10 @@ class GANModule(L.LightningModule):
         metrics["lr_d"] = self._d_opt_raw.param_groups[0]["lr"]
         metrics["lr_g"] = self._g_opt_raw.param_groups[0]["lr"]
         self.latest = metrics
-        self.log_metrics(metrics, iteration)
+        self._log_to_loggers(metrics, iteration)
+        # To callback_metrics once per Lightning step (each self.log costs ~0.1-0.3 ms): the losses, D
+        # outputs and gradient norms. Learning rates are Lightning's LearningRateMonitor's job.
+        self._monitored = {k: metrics[k] for k in names}
 
     # ------------------------------------------------------------------ exact resume
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -465,7 +472,32 @@ class GANModule(L.LightningModule):
                 self.real_sampler.for_rank(rank, it)
 
     def log_metrics(self, metrics: dict[str, float], iteration: int) -> None:
-        """Send ``metrics`` to every logger with the iteration as the x-axis (rank 0 only)."""
+        """Record ``metrics``, measured at ``iteration``, in Lightning and in every logger.
+
+        - ``self.log_dict(on_step=True, logger=False)`` of the numeric metrics: they land in
+          ``trainer.callback_metrics``, where stock callbacks read them (``EarlyStopping(monitor=…)``,
+          ``ModelCheckpoint(monitor=…)``, pruning callbacks).
+        - ``Logger.log_metrics(…, step=iteration)`` on rank 0: one row (CSV), point (TensorBoard) or
+          step (W&B) per call, at the GAN iteration, with an ``iteration`` column.
+
+        The loggers are not fed through Lightning's own flush (``logger=True``): Lightning writes
+        *every* value logged since the epoch began at each flush (every ``log_every_n_steps``
+        Lightning steps), so a metric logged at iteration 500 would be written again, stale, at every
+        later log point; and a Lightning step may run several iterations. tests/test_compat.py pins
+        that upstream behaviour. Call it from a training hook (``training_step`` or a callback's
+        ``on_train_batch_end``): ``self.log`` is refused outside Lightning's control flow.
+        """
+        self._log_to_lightning(metrics)
+        self._log_to_loggers(metrics, iteration)
+
+    def _log_to_lightning(self, metrics: dict[str, Any]) -> None:
+        numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float, Tensor))}
+        if numeric:
+            # CPU tensors: Lightning keeps them where they are (a float would be copied to the device)
+            values = torch.tensor([float(v) for v in numeric.values()], dtype=torch.float64)
+            self.log_dict(dict(zip(numeric, values)), on_step=True, on_epoch=False, logger=False)
+
+    def _log_to_loggers(self, metrics: dict[str, Any], iteration: int) -> None:
         if self.trainer.is_global_zero:
             for logger in self.loggers:
                 logger.log_metrics({**metrics, "iteration": iteration}, step=iteration)
