@@ -59,6 +59,12 @@ def test_two_stages_run_and_a_rerun_skips_what_is_done(tmp_path):
     beta1 = float(best["trial"]["params"]["optimizer.generator.betas.0"])
     assert seed_cfg.optimizer.discriminator.betas == seed_cfg.optimizer.generator.betas
     assert seed_cfg.optimizer.generator.betas[0] == pytest.approx(beta1)
+    # every sampled value, the config-group choice of the LR schedule included, is the trial's
+    assert best["trial"]["params"]["+optimizer/scheduler"] in {"constant", "linear"}
+    (trial_dir,) = [p.parent for p in trials if json.loads(p.read_text())["trial"] == best["trial"]]
+    trial_cfg = OmegaConf.load(trial_dir / "config.yaml")
+    assert OmegaConf.to_container(seed_cfg.optimizer) == OmegaConf.to_container(trial_cfg.optimizer)
+    assert seed_cfg.n_critic == trial_cfg.n_critic and seed_cfg.ema == trial_cfg.ema
     # rerun: no new trial, no new run
     before = {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")}
     again = study(spec, root)
@@ -167,3 +173,18 @@ def test_the_best_trial_is_marked_in_its_wandb_run_summary(tmp_path, monkeypatch
                 updates.update({u.key: json.loads(u.value_json) for u in record.summary.update if u.key})
     assert updates["best_trial"] is True and updates["best_trial_rank"] == 1 and updates["study"] == "toy"
     assert mark_best_in_wandb(tmp_path / "trial_without_wandb", "toy", 1) is None
+
+
+def test_trial_overrides_come_from_the_trials_own_hydra_files(tmp_path):
+    # a record whose params lack a sampled config-group choice (as written before `+` keys were
+    # kept): the trial's .hydra files still rebuild its whole setting
+    hydra_dir = tmp_path / ".hydra"
+    hydra_dir.mkdir()
+    (hydra_dir / "hydra.yaml").write_text(
+        "hydra:\n  sweeper:\n    params:\n      n_critic: choice(1, 2)\n      +optimizer/scheduler: choice(constant, linear)\n"
+    )
+    (hydra_dir / "overrides.yaml").write_text("- n_critic=2\n- +optimizer/scheduler=linear\n- dataset=ring\n")
+    record = {"trial": {"number": 0, "params": {"n_critic": "2"}}}
+    assert trial_overrides(record, tmp_path) == ["n_critic=2", "+optimizer/scheduler=linear"]
+    assert trial_overrides(record) == ["n_critic=2"]  # the record alone
+    assert trial_overrides(record, tmp_path / "missing") == ["n_critic=2"]

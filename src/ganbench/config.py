@@ -83,10 +83,13 @@ def trial_of(cfg: DictConfig) -> dict[str, Any] | None:
     sweeper = str(OmegaConf.select(hydra_cfg, "sweeper._target_", default="") or "")
     if "optuna" not in sweeper.lower() or hydra_cfg.mode is None or str(hydra_cfg.mode) != "RunMode.MULTIRUN":
         return None
-    params = list(OmegaConf.select(hydra_cfg, "sweeper.params", default={}) or {})
+    params = [str(p) for p in OmegaConf.select(hydra_cfg, "sweeper.params", default={}) or {}]
+    # keyed as the search file names them: `+optimizer/scheduler` keeps its `+`, so that
+    # `<key>=<value>` rebuilds the trial's setting outside the search
+    by_key = {override_key(p): p for p in params}
     sampled = {}
     for o in hydra_cfg.overrides.task:
-        key = override_key(o)
-        if key in params:
-            sampled[key] = o.split("=", 1)[1]
+        name = by_key.get(override_key(o))
+        if name is not None:
+            sampled[name] = o.split("=", 1)[1]
     return {"number": int(hydra_cfg.job.num), "params": sampled}

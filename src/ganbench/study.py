@@ -45,6 +45,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from ganbench.config import override_key
 from ganbench.summary import FAILURES, atomic_write_text, load_record
 
 STORAGE = "optuna.db"
@@ -131,8 +132,20 @@ def _optimized_metric(run_dir: Path) -> str | None:
     return str(value) if value else None
 
 
-def trial_overrides(record: dict[str, Any]) -> list[str]:
-    """The sampled values of a search trial, as command-line overrides."""
+def trial_overrides(record: dict[str, Any], trial_dir: Path | None = None) -> list[str]:
+    """The sampled values of a search trial, as command-line overrides: from the trial's own
+    ``.hydra/overrides.yaml`` (the overrides of the sweeper's ``params``, config-group choices such
+    as ``+optimizer/scheduler=linear`` included) when ``trial_dir`` holds it, else from its record."""
+    if trial_dir is not None:
+        try:
+            params = OmegaConf.load(trial_dir / ".hydra" / "hydra.yaml").hydra.sweeper.params or {}
+            overrides = list(OmegaConf.load(trial_dir / ".hydra" / "overrides.yaml"))
+        except (OSError, ValueError, AttributeError):
+            params, overrides = {}, []
+        keys = {override_key(str(p)) for p in params}
+        picked = [str(o) for o in overrides if override_key(str(o)) in keys]
+        if picked:
+            return picked
     trial = record.get("trial") or {}
     return [f"{key}={value}" for key, value in (trial.get("params") or {}).items()]
 
@@ -219,7 +232,7 @@ def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[s
                 seeds = ",".join(str(int(s)) for s in spec["seeds"])
                 args = [
                     "-m", *seed_run_overrides(base, record), *common, *wandb,
-                    *trial_overrides(record), f"seed={seeds}",
+                    *trial_overrides(record, trial_dir), f"seed={seeds}",
                     f"hydra.sweep.dir={where / 'seeds' / f'top{rank + 1}'}", "hydra.sweep.subdir=s${seed}",
                 ]  # fmt: skip
                 if wandb:
