@@ -181,7 +181,8 @@ def test_trial_overrides_come_from_the_trials_own_hydra_files(tmp_path):
     hydra_dir = tmp_path / ".hydra"
     hydra_dir.mkdir()
     (hydra_dir / "hydra.yaml").write_text(
-        "hydra:\n  sweeper:\n    params:\n      n_critic: choice(1, 2)\n      +optimizer/scheduler: choice(constant, linear)\n"
+        "hydra:\n  sweeper:\n    params:\n      n_critic: choice(1, 2)\n"
+        "      +optimizer/scheduler: choice(constant, linear)\n"
     )
     (hydra_dir / "overrides.yaml").write_text("- n_critic=2\n- +optimizer/scheduler=linear\n- dataset=ring\n")
     record = {"trial": {"number": 0, "params": {"n_critic": "2"}}}
