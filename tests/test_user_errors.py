@@ -40,6 +40,7 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> Non
         (["seed=-1"], ["seed must be in [0, 2**32)"]),
         (["n_critic=0"], ["n_critic must be >= 1", "n_critic=1"]),  # refused by GANModule, in build()
         (["ema.decay=1.5"], ["ema.decay must be in [0, 1)"]),
+        (["module.callback_metrics_every=0"], ["module.callback_metrics_every must be >= 1", "=100"]),
         (["dataset=folder", "model=dcgan", "dataset.root=/nonexistent/images"], ["/nonexistent/images"]),
         (["+experiment=digits", "evaluator.inception=false", "evaluator.domain=false"],
          ["inception=true or domain=true"]),

@@ -145,18 +145,53 @@ def test_no_logging_interval_warning_on_a_short_run(train, recwarn):
     assert not [w for w in recwarn if "logging interval" in str(w.message)]
 
 
-def test_one_self_log_dict_per_lightning_step(train, with_callbacks, monkeypatch):
-    # log_every=1 with 10 iterations per Lightning step: 20 rows in metrics.csv, but callbacks run only
-    # after each step, so Lightning gets the step's last values once (self.log costs ~0.1-0.3 ms a call)
+def count_log_dict_calls(monkeypatch) -> list[list[str]]:
+    """The sorted keys of every ``GANModule.log_dict`` call of the next run."""
     from ganbench.training.module import GANModule
 
-    calls = []
+    calls: list[list[str]] = []
     real = GANModule.log_dict
     monkeypatch.setattr(GANModule, "log_dict", lambda self, d, **kw: (calls.append(sorted(d)), real(self, d, **kw)))
+    return calls
+
+
+def test_one_self_log_dict_per_lightning_step(train, with_callbacks, monkeypatch):
+    # log_every=1 with 10 iterations per Lightning step: 20 rows in metrics.csv, but callbacks run only
+    # after each step, so Lightning gets the step's last values once (self.log costs ~0.3-0.6 ms a call)
+    calls = count_log_dict_calls(monkeypatch)
     built = with_callbacks()
-    _, run_dir = train("dataset=ring", "iterations=20", "log_every=1", "iterations_per_step=10", "eval.every=10")
+    _, run_dir = train(
+        "dataset=ring", "iterations=20", "log_every=1", "iterations_per_step=10", "eval.every=10",
+        "module.callback_metrics_every=1",
+    )  # fmt: skip
     training = [r for r in rows(run_dir) if r["d_loss"]]
     assert [int(float(r["iteration"])) for r in training] == list(range(1, 21))
     assert sum("d_loss" in keys for keys in calls) == 2  # steps [1, 10] and [11, 20]
     assert sum("modes_captured" in keys for keys in calls) == 2
     assert built[0].trainer.callback_metrics["d_loss"].item() == pytest.approx(float(training[-1]["d_loss"]))
+
+
+def test_training_metrics_reach_lightning_every_callback_metrics_every(train, with_callbacks, monkeypatch):
+    # default 100: of the log points 1, 10, 20, …, 250 only 100, 200 and the last iteration (250) are
+    # handed over; every evaluation is. callback_metrics holds iteration 250's values at the end.
+    calls = count_log_dict_calls(monkeypatch)
+    seen = []
+
+    class Spy(__import__("lightning").pytorch.Callback):
+        def on_train_batch_end(self, trainer, pl_module, *args):
+            if "d_loss" in trainer.callback_metrics:
+                seen.append((pl_module.iteration, trainer.callback_metrics["d_loss"].item()))
+
+    with_callbacks(Spy())
+    _, run_dir = train("dataset=ring", "iterations=250", "eval.every=125", "checkpoint.every=null")
+    table = rows(run_dir)
+    d_loss = {int(float(r["iteration"])): float(r["d_loss"]) for r in table if r["d_loss"]}
+    assert sorted(d_loss) == [1, *range(10, 251, 10)]
+    assert sum("d_loss" in keys for keys in calls) == 3
+    assert sum("modes_captured" in keys for keys in calls) == 2  # iterations 125 and 250
+    # what a callback reads after each step: the value of the latest multiple of 100 (or the last iteration)
+    for iteration, value in seen:
+        handed = 250 if iteration == 250 else iteration // 100 * 100
+        assert value == pytest.approx(d_loss[handed], rel=1e-6), iteration
+    assert [i for i, _ in seen][0] == 100
+
