@@ -194,4 +194,3 @@ def test_training_metrics_reach_lightning_every_callback_metrics_every(train, wi
         handed = 250 if iteration == 250 else iteration // 100 * 100
         assert value == pytest.approx(d_loss[handed], rel=1e-6), iteration
     assert [i for i, _ in seen][0] == 100
-
