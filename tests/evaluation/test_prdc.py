@@ -45,7 +45,7 @@ def features(n: int, dim: int, seed: int, shift: float = 0.0, scale: float = 1.0
     return torch.randn(n, dim, generator=torch.Generator().manual_seed(seed)) * scale + shift
 
 
-@pytest.mark.parametrize("dim", [2, 16, 64])
+@pytest.mark.parametrize("dim", [2, 8, 16, 64])  # 2 and 8: k-d trees ("auto"); 16 and 64: blocks
 def test_equals_the_prdc_package_on_random_features(dim, capsys):
     real, fake = features(600, dim, 0), features(500, dim, 1, shift=0.2, scale=1.3)
     got = prdc(real, fake, chunk=97)  # blocks that do not divide the sample counts
@@ -75,15 +75,33 @@ def test_precision_and_recall_equal_torch_fidelity():
     assert got["recall"] == pytest.approx(recall, abs=1e-6)
 
 
-def test_equals_a_brute_force_loop_with_ties_and_duplicates():
-    # integer points: many exact ties between distances and radii, and duplicated samples
+@pytest.mark.parametrize("method", ["blocks", "kdtree"])
+@pytest.mark.parametrize("dim", [2, 3])
+def test_equals_a_brute_force_loop_with_ties_and_duplicates(method, dim):
+    # integer points: many exact ties between distances and radii (≤ vs <), and duplicated samples
     g = torch.Generator().manual_seed(6)
-    real = torch.randint(0, 4, (40, 2), generator=g).double()
-    fake = torch.randint(0, 5, (35, 2), generator=g).double()
+    real = torch.randint(0, 4, (40, dim), generator=g).double()
+    fake = torch.randint(0, 5, (35, dim), generator=g).double()
     expected = brute_force(real.numpy(), fake.numpy())
-    got = prdc(real, fake, chunk=8)
+    got = prdc(real, fake, chunk=8, method=method)
     for key in expected:
         assert got[key] == pytest.approx(expected[key], abs=1e-12), key
+
+
+def test_kdtree_and_blocks_agree_on_toy_samples():
+    # the toys' case: 2-D mixture samples, a spread-out generator, radii of ~1e-2
+    real = GaussianMixture2D(ring_centers(), 0.05).sample(1500, torch.Generator().manual_seed(0))
+    fake = GaussianMixture2D(ring_centers(), 0.08).sample(1200, torch.Generator().manual_seed(1)) * 1.05
+    trees, blocks = prdc(real, fake, method="kdtree"), prdc(real, fake, method="blocks")
+    assert trees == blocks
+    assert 0 < trees["precision"] < 1 and 0 < trees["coverage"] < 1 and trees["density"] > 0
+    for k in (3, 5):
+        assert torch.equal(knn_radii(real, k, method="kdtree"), knn_radii(real, k, method="blocks"))
+
+
+def test_an_unknown_method_is_refused():
+    with pytest.raises(ValueError, match="method must be"):
+        prdc(features(20, 2, 0), features(20, 2, 1), method="fast")
 
 
 def test_chunk_size_does_not_change_the_result():
