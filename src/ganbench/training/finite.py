@@ -35,11 +35,14 @@ class NonFiniteError(RuntimeError):
 
 def all_finite(tensors: Sequence[Tensor], weights: Sequence[Tensor]) -> Tensor:
     """A 0-d boolean tensor on the tensors' device: every element of ``tensors`` and every
-    parameter norm ‖w‖₂ of ``weights`` is finite. A handful of kernels, no host sync."""
-    parts = [t.detach().reshape(-1).float() for t in tensors]
-    if weights:
-        parts.append(torch.stack(torch._foreach_norm([w.detach() for w in weights])).float())
-    return torch.isfinite(torch.cat(parts)).all()
+    parameter norm ‖w‖₂ of ``weights`` is finite. A handful of kernels, no host sync. (Under
+    ``no_grad``, so parameters need no ``detach``; ``cat`` promotes mixed dtypes to the widest,
+    which keeps every value's finiteness.)"""
+    with torch.no_grad():
+        parts = [t.reshape(-1) for t in tensors]
+        if weights:
+            parts.append(torch.stack(torch._foreach_norm(weights)))
+        return torch.isfinite(torch.cat(parts)).all()
 
 
 def non_finite_names(tensors: dict[str, Tensor], weights: dict[str, Sequence[Tensor]]) -> list[str]:
@@ -65,6 +68,13 @@ class FiniteCheck:
         self._host: Tensor | None = None
         self._event: torch.cuda.Event | None = None
         self._pending: tuple[int, Tensor, bool, dict[str, Tensor], dict[str, Sequence[Tensor]]] | None = None
+        self._flat: tuple[dict[str, Sequence[Tensor]], list[Tensor]] | None = None  # weights, listed once
+
+    def _weight_list(self, weights: dict[str, Sequence[Tensor]]) -> list[Tensor]:
+        """All the tensors of ``weights`` in one list, built once per ``weights`` mapping."""
+        if self._flat is None or self._flat[0] is not weights:
+            self._flat = (weights, [w for ws in weights.values() for w in ws])
+        return self._flat[1]
 
     def _defers(self, device: torch.device) -> bool:
         return device.type == "cuda" if self.deferred is None else self.deferred
@@ -72,7 +82,7 @@ class FiniteCheck:
     def __call__(self, iteration: int, tensors: dict[str, Tensor], weights: dict[str, Sequence[Tensor]]) -> None:
         """Check ``tensors`` and the norms of ``weights`` of ``iteration``; raise
         :class:`NonFiniteError` for this iteration (immediate) or the previous one (deferred)."""
-        flag = all_finite(list(tensors.values()), [w for ws in weights.values() for w in ws])
+        flag = all_finite(list(tensors.values()), self._weight_list(weights))
         if not self._defers(flag.device):
             if not bool(flag):
                 self._fail(iteration, tensors, weights)

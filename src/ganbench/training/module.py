@@ -15,6 +15,7 @@ from ganbench.counts import count_errors
 from ganbench.losses.base import GANLoss
 from ganbench.models.latent import sample_latent
 from ganbench.regularizers.base import NoRegularizer, Regularizer
+from ganbench.training.direct import plain_backward, plain_optimizer_step
 from ganbench.training.ema import EMAGenerator
 from ganbench.training.finite import FiniteCheck, NonFiniteError
 from ganbench.training.overhead import no_nvml_check_on_cpu
@@ -184,6 +185,8 @@ class GANModule(L.LightningModule):
         self.regularizer = regularizer if regularizer is not None else NoRegularizer()
         # optional parts of a duck-typed loss or regularizer (the base classes define them)
         self._after_d_step = getattr(self.regularizer, "after_discriminator_step", None)
+        # the base class's penalty is a constant zero: D's loss is then backpropagated alone (same gradients)
+        self._adds_penalty = getattr(type(self.regularizer), "penalty", None) is not Regularizer.penalty
         self._real_for_generator = bool(getattr(loss, "uses_real_for_generator", False))
         self._output_is_logit = bool(getattr(loss, "output_is_logit", False))
         self.generator_ema = EMAGenerator(generator, ema_decay, ema_start) if ema_decay else None
@@ -215,6 +218,10 @@ class GANModule(L.LightningModule):
         self.latest: dict[str, float] = {}
         self._monitored: dict[str, float] = {}  # the latest log point's values, for self.log_dict at the step's end
         self._grad_norms: dict[str, Tensor] = {}
+        # Lightning's backward / optimiser-step layers, skipped when they would do nothing (decided
+        # at each fit's start, see ganbench.training.direct)
+        self._direct_backward = False
+        self._direct_step = False
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _PLAIN_ATTRIBUTES:
@@ -379,8 +386,8 @@ class GANModule(L.LightningModule):
             with self._penalty_context():
                 penalty = self.regularizer.penalty(self.discriminator, real, fake)
             d_opt.zero_grad(set_to_none=True)
-            self.manual_backward(d_loss + penalty)
-            d_opt.step()
+            self._backward(d_loss + penalty if self._adds_penalty else d_loss)
+            self._step(d_opt)
             if self._after_d_step is not None:
                 self._after_d_step(self.discriminator)
 
@@ -396,8 +403,8 @@ class GANModule(L.LightningModule):
             real_out_g = self.discriminator(reals[-1]) if self._real_for_generator else None
             g_loss = self.loss.generator_loss(fake_out_g, real_out_g)
             g_opt.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            g_opt.step()
+            self._backward(g_loss)
+            self._step(g_opt)
         finally:
             for p in frozen:
                 p.requires_grad_(True)
@@ -409,6 +416,25 @@ class GANModule(L.LightningModule):
             self.generator_ema.update(self.generator, iteration)
         if log_now or is_last:
             self._record(iteration, d_loss, g_loss, penalty, real_out, fake_out, is_last)
+
+    def _backward(self, loss: Tensor) -> None:
+        """``manual_backward(loss)``, or ``loss.backward()`` where that is all it would do."""
+        if self._direct_backward:
+            loss.backward()
+        else:
+            self.manual_backward(loss)
+
+    def _step(self, optimizer: Any) -> None:
+        """``optimizer.step()`` of a LightningOptimizer, or, where Lightning's layers would only call
+        them, the manual loop's step counters around this module's ``on_before_optimizer_step`` and
+        the wrapped optimizer's ``step()``, in Lightning's order."""
+        if self._direct_step:
+            optimizer._on_before_step()
+            self.on_before_optimizer_step(optimizer.optimizer)
+            optimizer.optimizer.step()
+            optimizer._on_after_step()
+        else:
+            optimizer.step()
 
     def _check_finite(self, iteration: int, **tensors: Tensor) -> None:
         """Stop the run if a loss, an output or a weight is NaN or infinite (see
@@ -473,6 +499,8 @@ class GANModule(L.LightningModule):
         self._resume_state = checkpoint.get("ganbench")
 
     def on_train_start(self) -> None:
+        self._direct_backward = plain_backward(self.trainer, self)
+        self._direct_step = plain_optimizer_step(self.trainer, self, GANModule.on_before_optimizer_step)
         state, self._resume_state = getattr(self, "_resume_state", None), None
         if state is not None:
             set_rng_state(state["rng"])
