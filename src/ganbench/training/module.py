@@ -308,7 +308,7 @@ class GANModule(L.LightningModule):
                 real = real.contiguous(memory_format=torch.channels_last)
         if real.shape[0] < self.n_critic:
             raise ValueError(f"a batch of {real.shape[0]} cannot feed n_critic={self.n_critic} updates")
-        return list(real.chunk(self.n_critic))
+        return [real] if self.n_critic == 1 else list(real.chunk(self.n_critic))
 
     # ------------------------------------------------------------------ run setup
     def setup(self, stage: str) -> None:
