@@ -122,3 +122,47 @@ def test_cuda_deferred_check_catches_a_nan_and_keeps_the_last_good_checkpoint(tm
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["ganbench"]["iteration"] == 1
     assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values())
+
+
+def test_a_weight_that_no_output_shows_is_caught_in_its_own_iteration():
+    """Why the weights are checked directly, every iteration: a −∞ first-layer bias of a ReLU
+    generator gives −∞ pre-activations that ReLU maps to 0, so every output (and so every loss) stays
+    finite; only the weight check sees it, in the iteration that made it."""
+    from ganbench.losses import NonSaturatingLoss
+    from ganbench.models import MLPDiscriminator, MLPGenerator
+    from ganbench.training import GANModule
+
+    torch.manual_seed(0)
+    g = MLPGenerator(hidden_dim=8, num_layers=2)
+    first = next(m for m in g.modules() if isinstance(m, nn.Linear))
+    with torch.no_grad():
+        first.bias[0] = -math.inf
+        outputs = g(torch.randn(64, g.latent_dim))
+    assert torch.isfinite(outputs).all()  # invisible in the outputs
+    with torch.no_grad():
+        first.bias[0] = 0.0
+
+    class PoisonAt(GANModule):
+        def _gan_iteration(self, iteration, *args):
+            super()._gan_iteration(iteration, *args) if iteration != 3 else self._poisoned(iteration, *args)
+
+        def _poisoned(self, iteration, *args):
+            with torch.no_grad():
+                first.bias[0] = -math.inf  # as if iteration 3's G update had produced it
+            super()._gan_iteration(iteration, *args)
+
+    adam = functools.partial(torch.optim.Adam, lr=0.0)  # lr 0: the update leaves the −∞ bias as it is
+    module = PoisonAt(
+        g, MLPDiscriminator(hidden_dim=8, num_layers=2), NonSaturatingLoss(),
+        g_optimizer=adam, d_optimizer=adam, batch_size=16, ema_decay=None, iterations=5,
+    )  # fmt: skip
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    trainer = L.Trainer(
+        max_steps=module.lightning_steps(), max_epochs=1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+    )  # fmt: skip
+    with pytest.raises(NonFiniteError, match="generator weights at iteration 3") as info:
+        trainer.fit(module, DataLoader([torch.randn(16, 2) for _ in range(5)], batch_size=None))
+    assert info.value.iteration == 3
