@@ -143,7 +143,11 @@ def test_a_callback_with_backward_and_step_hooks_sees_every_call(wrap):
     fit(module, [IterationEvents(counter) if wrap else counter])
     assert not module._direct_backward and not module._direct_step
     updates = ITERATIONS * (N_CRITIC + 1)
-    assert counter.calls == {"on_before_backward": updates, "on_after_backward": updates, "on_before_optimizer_step": updates}
+    assert counter.calls == {
+        "on_before_backward": updates,
+        "on_after_backward": updates,
+        "on_before_optimizer_step": updates,
+    }
 
 
 def test_a_step_hook_alone_keeps_lightnings_step_but_not_its_backward():
@@ -162,7 +166,9 @@ def test_a_module_overriding_a_backward_hook_keeps_lightnings_backward():
 
 
 def _trainer(strategy, precision, callbacks=(), clip=None) -> SimpleNamespace:
-    return SimpleNamespace(strategy=strategy, precision_plugin=precision, callbacks=list(callbacks), gradient_clip_val=clip)
+    return SimpleNamespace(
+        strategy=strategy, precision_plugin=precision, callbacks=list(callbacks), gradient_clip_val=clip
+    )
 
 
 def test_only_a_single_device_and_a_plain_precision_qualify():
