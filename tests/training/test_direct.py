@@ -210,3 +210,35 @@ def test_skipping_the_zero_penalty_changes_nothing_and_a_real_penalty_still_trai
     fit(penalised)
     c = state(penalised)
     assert not torch.equal(a["discriminator.net.0.weight"], c["discriminator.net.0.weight"])
+
+
+class ClosureRecordingAdam(torch.optim.Adam):
+    """Counts its steps and insists on a closure at each (an optimiser may rely on getting one)."""
+
+    def __init__(self, params, **kw):
+        super().__init__(params, **kw)
+        self.closure_calls = 0
+
+    def step(self, closure=None):
+        assert closure is not None, "Lightning always hands the optimiser a closure"
+        self.closure_calls += 1
+        return super().step(closure)
+
+
+def test_the_optimiser_gets_a_closure_on_both_paths(monkeypatch):
+    calls = {}
+    for path in ("direct", "lightning"):
+        if path == "lightning":
+            monkeypatch.setattr(module_mod, "plain_optimizer_step", lambda *a: False)
+        torch.manual_seed(0)
+        opt = functools.partial(ClosureRecordingAdam, lr=1e-2)
+        module = GANModule(
+            MLPGenerator(hidden_dim=16, num_layers=2), MLPDiscriminator(hidden_dim=16, num_layers=2),
+            NonSaturatingLoss(), g_optimizer=opt, d_optimizer=opt, batch_size=BATCH, n_critic=N_CRITIC,
+            ema_decay=None, log_every=2, iterations=ITERATIONS,
+        )  # fmt: skip
+        fit(module)
+        assert module._direct_step is (path == "direct")
+        calls[path] = (module._d_opt_raw.closure_calls, module._g_opt_raw.closure_calls, module.latest)
+    assert calls["direct"] == calls["lightning"]
+    assert calls["direct"][:2] == (ITERATIONS * N_CRITIC, ITERATIONS)

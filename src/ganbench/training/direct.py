@@ -10,8 +10,9 @@ callback and of the module) → ``module.backward`` (``loss.backward()``) → ``
 ``global_step``). On a toy GAN iteration of ~3 ms these layers cost ~5 %.
 
 When nothing in them can act (:func:`plain_backward`, :func:`plain_optimizer_step`), the module
-calls the same operations itself: ``loss.backward()``; and ``_on_before_step``, its own
-``on_before_optimizer_step``, ``optimizer.step()``, ``_on_after_step``, in Lightning's order. The
+calls the same operations itself: ``loss.backward()``; and ``_on_before_step``,
+``optimizer.step(closure)`` with a closure that runs its own ``on_before_optimizer_step`` (as
+Lightning's closure does), ``_on_after_step``, in Lightning's order. The
 arithmetic is the same, so results are bit-identical; the step counters advance as before. Any
 other strategy (DDP: ``prepare_for_backward``), precision (16-mixed: the GradScaler; double,
 half, ...), a module that overrides ``backward`` or a hook, or a callback that implements one of

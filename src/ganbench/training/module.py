@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -426,12 +427,13 @@ class GANModule(L.LightningModule):
 
     def _step(self, optimizer: Any) -> None:
         """``optimizer.step()`` of a LightningOptimizer, or, where Lightning's layers would only call
-        them, the manual loop's step counters around this module's ``on_before_optimizer_step`` and
-        the wrapped optimizer's ``step()``, in Lightning's order."""
+        them, the manual loop's step counters around the wrapped optimizer's ``step(closure)``, whose
+        closure runs this module's ``on_before_optimizer_step``, as Lightning's does (so an optimiser
+        that calls its closure several times, or never, sees the same calls)."""
         if self._direct_step:
+            raw = optimizer.optimizer
             optimizer._on_before_step()
-            self.on_before_optimizer_step(optimizer.optimizer)
-            optimizer.optimizer.step()
+            raw.step(closure=functools.partial(self.on_before_optimizer_step, raw))
             optimizer._on_after_step()
         else:
             optimizer.step()
