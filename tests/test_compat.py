@@ -22,6 +22,7 @@ from ganbench._compat import (
     appending_csv_experiment,
     drop_null_anonymous,
     random_inception_v3,
+    step_without_lightning_layers,
 )
 from ganbench.loggers import CSVLogger
 
@@ -194,3 +195,47 @@ def test_lightning_rewrites_stale_step_values_at_every_flush(tmp_path):
         trainer.fit(_Sparse())
     _, rows = read(tmp_path / "metrics.csv")
     assert [(r["a"], r["step"]) for r in rows] == [("0.0", "0"), ("0.0", "0"), ("2.0", "20"), ("2.0", "20")]
+
+
+class _ManualSteps(L.LightningModule):
+    """Manual optimisation: each batch steps SGD through ``step_without_lightning_layers``, with a
+    closure that counts its calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.w = torch.nn.Parameter(torch.ones(1))
+        self.closure_calls = 0
+
+    def training_step(self, batch, batch_idx):
+        opt = self.optimizers()
+        opt.zero_grad()
+        (self.w * batch.sum()).backward()
+
+        def closure():
+            self.closure_calls += 1
+
+        step_without_lightning_layers(opt, closure)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.5)
+
+    def train_dataloader(self):
+        return torch.utils.data.DataLoader(torch.ones(3, 1), batch_size=1)
+
+
+def test_step_without_lightning_layers_advances_global_step_and_steps_the_optimizer():
+    """What the direct optimiser step relies on: the manual loop's ``_on_before_step`` and
+    ``_on_after_step`` of a LightningOptimizer advance ``global_step`` (one per step, as
+    ``LightningOptimizer.step()`` does), and ``.optimizer`` is the torch optimizer, which calls the
+    closure once per SGD step."""
+    module = _ManualSteps()
+    trainer = L.Trainer(
+        max_epochs=1, logger=False, enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(module)
+    assert trainer.global_step == 3
+    assert module.closure_calls == 3
+    assert module.w.item() == pytest.approx(1 - 3 * 0.5)  # three SGD steps of gradient 1

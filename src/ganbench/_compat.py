@@ -23,7 +23,32 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
-__all__ = ["AppendingExperimentWriter", "appending_csv_experiment", "drop_null_anonymous", "random_inception_v3"]
+__all__ = [
+    "AppendingExperimentWriter",
+    "appending_csv_experiment",
+    "drop_null_anonymous",
+    "random_inception_v3",
+    "step_without_lightning_layers",
+]
+
+
+def step_without_lightning_layers(optimizer: Any, closure: Any) -> None:
+    """``LightningOptimizer.step()`` minus the strategy and precision layers: the manual loop's step
+    counters around the wrapped torch optimizer's ``step(closure)``. Only for a single device and a
+    precision plugin that adds nothing (``ganbench.training.direct.plain_optimizer_step`` decides).
+
+    Relies on (Lightning 2.6, ``lightning.pytorch.core.optimizer.LightningOptimizer``):
+
+    - ``step()`` calls ``self._on_before_step()``, then the strategy's ``optimizer_step``, then
+      ``self._on_after_step()``; with manual optimisation the manual loop sets these two, and
+      ``_on_after_step`` advances the counter that ``trainer.global_step`` reads.
+    - ``.optimizer`` is the wrapped torch optimizer.
+
+    There is no public way to advance ``global_step`` without Lightning's layers around the step.
+    """
+    optimizer._on_before_step()
+    optimizer.optimizer.step(closure=closure)
+    optimizer._on_after_step()
 
 
 class AppendingExperimentWriter(ExperimentWriter):

@@ -12,6 +12,7 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from ganbench._compat import step_without_lightning_layers
 from ganbench.counts import count_errors
 from ganbench.losses.base import GANLoss
 from ganbench.models.latent import sample_latent
@@ -431,10 +432,9 @@ class GANModule(L.LightningModule):
         closure runs this module's ``on_before_optimizer_step``, as Lightning's does (so an optimiser
         that calls its closure several times, or never, sees the same calls)."""
         if self._direct_step:
-            raw = optimizer.optimizer
-            optimizer._on_before_step()
-            raw.step(closure=functools.partial(self.on_before_optimizer_step, raw))
-            optimizer._on_after_step()
+            step_without_lightning_layers(
+                optimizer, functools.partial(self.on_before_optimizer_step, optimizer.optimizer)
+            )
         else:
             optimizer.step()
 
