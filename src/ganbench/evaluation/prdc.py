@@ -55,6 +55,12 @@ def _use_kdtree(x: Tensor, method: str) -> bool:
     return method == "kdtree" or (method == "auto" and x.shape[1] <= KDTREE_MAX_DIM)
 
 
+def _check_k(ks: tuple[int, ...], n: int) -> None:
+    for k in ks:
+        if not 1 <= k < n:
+            raise ValueError(f"k-nearest-neighbour radii need 1 <= k < number of samples, got k={k}, N={n}")
+
+
 def _exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise Euclidean distances of paired rows, by differences in float64 (as the block pass)."""
     return np.sqrt(((a - b) ** 2).sum(axis=1))
@@ -122,9 +128,7 @@ def pairwise_distances(a: Tensor, b: Tensor) -> Tensor:
 def _radii(x: Tensor, ks: tuple[int, ...], chunk: int, method: str = "auto") -> dict[int, Tensor]:
     """NND_k of every row of the prepared ``x`` for every k in ``ks``, from one pass over the rows:
     the (k+1)-th smallest distance of each row, the first being the row itself (distance 0)."""
-    for k in ks:
-        if not 1 <= k < x.shape[0]:
-            raise ValueError(f"k-nearest-neighbour radii need 1 <= k < number of samples, got k={k}, N={x.shape[0]}")
+    _check_k(ks, x.shape[0])
     if _use_kdtree(x, method):
         xn = x.double().cpu().numpy()
         radii = _kdtree_radii(xn, cKDTree(xn), ks)
@@ -165,8 +169,7 @@ def prdc(
     if missing:
         radii.update(_radii(x, missing, chunk, method))
     if _use_kdtree(x, method):
-        if y.shape[0] <= pr_k:
-            raise ValueError(f"k-nearest-neighbour radii need 1 <= k < number of samples, got k={pr_k}, N={y.shape[0]}")
+        _check_k((pr_k,), y.shape[0])
         return _prdc_kdtree(x, y, pr_k, dc_k, radii)
     r_pr, r_dc = radii[pr_k].to(x), radii[dc_k].to(x)
     r_fake = _radii(y, (pr_k,), chunk, method)[pr_k]
