@@ -119,6 +119,7 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         seed=cfg.eval.seed,
         repeats=cfg.eval.repeats,
         track_best=cfg.eval.best,
+        background_plots=cfg.eval.background_plots,
     )
     checkpoint = IterationCheckpoint(run_dir / "checkpoints", cfg.checkpoint.every)
     interrupt = GracefulInterrupt()

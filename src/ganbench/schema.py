@@ -32,6 +32,7 @@ class EvalSchema:
     metrics: Optional[list[str]] = None  # noqa: UP045
     repeats: int = 1  # evaluations per eval point, each with its own latent seed: metric = mean, <m>_seed_std
     best: bool = False  # also record best_<metric> over the evaluations of the run (metric directions)
+    background_plots: bool = True  # render plots in a worker process while training goes on
 
 
 @dataclass

@@ -166,3 +166,21 @@ def test_a_weight_that_no_output_shows_is_caught_in_its_own_iteration():
     with pytest.raises(NonFiniteError, match="generator weights at iteration 3") as info:
         trainer.fit(module, DataLoader([torch.randn(16, 2) for _ in range(5)], batch_size=None))
     assert info.value.iteration == 3
+
+
+def test_finite_values_whose_sum_overflows_do_not_stop_the_run():
+    """The fused flag is the float32 sum: two finite 3e38 outputs overflow it to inf. The check
+    then looks at each value, finds them all finite, and lets the run go on (and a weight of 1e20,
+    whose squared norm would overflow float32, is not named non-finite either)."""
+    weights, tensors = _weights(), _tensors(d_real=3e38, d_fake=3e38)
+    with torch.no_grad():
+        weights["generator weights"][0].fill_(1e20)
+    assert not bool(all_finite(list(tensors.values()), [w for ws in weights.values() for w in ws]))
+    assert non_finite_names(tensors, weights) == []
+    for deferred in (False, True):
+        check = FiniteCheck(deferred=deferred)
+        check(1, tensors, weights)
+        check.resolve()
+    with pytest.raises(NonFiniteError, match="non-finite d_fake at iteration 2"):
+        check(2, _tensors(d_real=3e38, d_fake=math.nan), weights)
+        check.resolve()

@@ -1,37 +1,48 @@
-"""The progress bar counts GAN iterations out of the run's total, and a resumed run starts where it
-stopped."""
+"""The iteration progress bar: counts GAN iterations, is redrawn at most every ``min_interval``
+seconds and every ``refresh_rate`` iterations, and always shows the last iteration."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-from pathlib import Path
+import io
+from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parents[2]
+from tqdm import tqdm
 
-
-def train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "ganbench.train", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
+from ganbench.training import callbacks
+from ganbench.training.callbacks import IterationProgressBar
 
 
-def counts(output: str) -> list[tuple[int, int]]:
-    return [(int(a), int(b)) for a, b in re.findall(r"iterations:\s+\d+%\|[^|]*\|\s*(\d+)/(\d+)", output)]
+def _drive(monkeypatch, min_interval: float, seconds_per_step: float, steps: int = 30, per_step: int = 10):
+    """Run the bar through ``steps`` steps of ``per_step`` iterations on a fake clock; return the
+    iterations at which it was redrawn and the bar."""
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: clock["now"])
+    bar = IterationProgressBar(refresh_rate=10, min_interval=min_interval)
+    bar.train_progress_bar = tqdm(total=steps * per_step, file=io.StringIO())
+    bar._shown = 0
+    drawn = []
+    module = SimpleNamespace(iteration=0, latest={"d_loss": 1.2345, "g_loss": 0.5})
+    original = bar.train_progress_bar.set_postfix
+
+    def set_postfix(*args, **kwargs):
+        drawn.append(module.iteration)
+        return original(*args, **kwargs)
+
+    bar.train_progress_bar.set_postfix = set_postfix
+    for _ in range(steps):
+        clock["now"] += seconds_per_step
+        module.iteration += per_step
+        bar.on_train_batch_end(None, module, None, None, 0)
+    return drawn, bar.train_progress_bar
 
 
-def test_a_resumed_run_counts_on_from_where_it_stopped(tmp_path):
-    run_dir = tmp_path / "run"
-    common = ["eval.every=null", "checkpoint.every=null", "log_every=10", f"hydra.run.dir={run_dir}"]
-    first = train("iterations=30", *common, cwd=tmp_path)
-    assert first.returncode == 0, first.stderr[-2000:]
-    shown = counts(first.stdout)
-    assert shown and all(total == 30 for _, total in shown) and shown[-1] == (30, 30)
-    extended = train(f"resume={run_dir}", "iterations=60", cwd=tmp_path)
-    assert extended.returncode == 0, extended.stderr[-2000:]
-    shown = counts(extended.stdout)
-    assert all(total == 60 for _, total in shown) and shown[-1] == (60, 60)
-    assert min(n for n, _ in shown) == 30  # starts at the resumed iteration, never back at 0
-    assert "Trainer.fit` stopped" not in extended.stdout + extended.stderr
+def test_redrawn_at_most_every_min_interval_and_at_the_end(monkeypatch):
+    # 35 ms per step of 10 iterations: a redraw every 6th step (0.21 s ≥ 0.2 s), plus the last
+    drawn, bar = _drive(monkeypatch, min_interval=0.2, seconds_per_step=0.035)
+    assert drawn == [10, 70, 130, 190, 250, 300]
+    assert bar.n == 300 and bar.postfix == "d_loss=1.23, g_loss=0.5"
+
+
+def test_slow_steps_are_each_shown(monkeypatch):
+    drawn, _ = _drive(monkeypatch, min_interval=0.2, seconds_per_step=1.0, steps=5)
+    assert drawn == [10, 20, 30, 40, 50]

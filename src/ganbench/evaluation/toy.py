@@ -22,7 +22,6 @@ mixture with a private seeded generator (``real_seed``), so the training RNG is 
 from __future__ import annotations
 
 import math
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from torch import Tensor
 
 from ganbench.evaluation.prdc import DC_K, PRDC
 from ganbench.evaluation.selection import bound_settings, select_metrics
+from ganbench.rendering import RenderJob, render
 
 
 def mode_metrics(samples: Tensor, centers: Tensor, sigma: float) -> dict[str, float]:
@@ -157,30 +157,20 @@ class ToyEvaluator:
     def info(self) -> dict[str, int]:
         return {"num_modes": self.num_modes}
 
+    def plot_job(self, samples: Tensor, path: Path, title: str = "") -> RenderJob:
+        """The scatter plot of ``samples`` as a :class:`~ganbench.rendering.RenderJob` (numpy data
+        only), which the evaluation callback may render in a worker process."""
+        return RenderJob(
+            "ganbench.evaluation.scatter:scatter_png",
+            Path(path),
+            {
+                "points": samples.detach().float().cpu().numpy(),
+                "centers": self.centers.numpy(),
+                "sigma": float(self.sigma),
+                "title": title,
+            },
+        )
+
     def plot(self, samples: Tensor, path: Path, title: str = "") -> Path:
         """Scatter ``samples`` over the mode centres (with their 3σ circles) into a PNG."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        pts = samples.detach().float().cpu().numpy()
-        c = self.centers.numpy()
-        span = float(abs(c).max()) + 0.5 + 6 * self.sigma
-        fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.4, color="tab:blue", label="generated")
-        for x, y in c:
-            ax.add_patch(plt.Circle((x, y), 3 * self.sigma, fill=False, color="tab:red", lw=0.8))
-        ax.scatter(c[:, 0], c[:, 1], s=12, marker="x", color="tab:red", label="mode centres (3σ)")
-        ax.set_xlim(-span, span)
-        ax.set_ylim(-span, span)
-        ax.set_aspect("equal")
-        ax.legend(loc="upper right", fontsize=7)
-        ax.set_title(textwrap.fill(title, 70), fontsize=8)  # wrapped: a long title is never clipped
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.png")
-        fig.savefig(tmp)
-        plt.close(fig)
-        tmp.replace(path)
-        return path
+        return render(self.plot_job(samples, path, title))

@@ -18,6 +18,11 @@ def _is(logger: Any, class_name: str) -> bool:
     return any(cls.__name__ == class_name for cls in type(logger).__mro__)
 
 
+def shows_images(loggers: Iterable[Any]) -> bool:
+    """Whether one of ``loggers`` shows images (TensorBoard, W&B): it takes each plot when made."""
+    return any(_is(logger, "TensorBoardLogger") or _is(logger, "WandbLogger") for logger in loggers)
+
+
 def read_png(path: Path) -> Any:
     """The image at ``path`` as a uint8 (H, W, 3) numpy array."""
     import numpy as np
