@@ -164,6 +164,8 @@ class WandbImages(LightningCallback):
     ``samples``, with the iteration as x-axis and the metrics as caption. List it after the
     evaluation callback, so it sees the plot of the same iteration."""
 
+    reads_callback_metrics = False  # see ganbench.training.overhead.callbacks_read_metrics
+
     KEY = "samples"
 
     def __init__(self, evaluation: Any) -> None:

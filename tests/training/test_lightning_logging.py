@@ -10,10 +10,12 @@ import warnings
 from pathlib import Path
 
 import pytest
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
 import ganbench.experiment as experiment
+from ganbench.training.callbacks import EvaluationCallback, GracefulInterrupt, IterationEvents
+from ganbench.training.overhead import callbacks_read_metrics
 
 SHORT = ["iterations=20", "eval.every=10", "evaluator.num_samples=500", "checkpoint.every=10", "log_every=5"]
 TRAINING = ("d_loss", "g_loss", "regularizer", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
@@ -159,7 +161,7 @@ def test_one_self_log_dict_per_lightning_step(train, with_callbacks, monkeypatch
     # log_every=1 with 10 iterations per Lightning step: 20 rows in metrics.csv, but callbacks run only
     # after each step, so Lightning gets the step's last values once (self.log costs ~0.3-0.6 ms a call)
     calls = count_log_dict_calls(monkeypatch)
-    built = with_callbacks()
+    built = with_callbacks(Callback())  # a callback that may read callback_metrics
     _, run_dir = train(
         "dataset=ring", "iterations=20", "log_every=1", "iterations_per_step=10", "eval.every=10",
         "module.callback_metrics_every=1",
@@ -194,3 +196,22 @@ def test_training_metrics_reach_lightning_every_callback_metrics_every(train, wi
         handed = 250 if iteration == 250 else iteration // 100 * 100
         assert value == pytest.approx(d_loss[handed], rel=1e-6), iteration
     assert [i for i, _ in seen][0] == 100
+
+
+def test_without_a_reading_callback_training_metrics_reach_lightning_at_the_last_iteration(train, monkeypatch):
+    # no callback of the run reads callback_metrics during it (ganbench's own, its progress bar):
+    # the training metrics are handed over once, at the last iteration; every evaluation still is
+    calls = count_log_dict_calls(monkeypatch)
+    train(
+        "dataset=ring", "iterations=250", "eval.every=125", "checkpoint.every=null", "trainer.enable_progress_bar=true"
+    )
+    assert sum("d_loss" in keys for keys in calls) == 1
+    assert sum("modes_captured" in keys for keys in calls) == 2
+
+
+def test_which_callbacks_may_read_callback_metrics(tmp_path):
+    own = IterationEvents(EvaluationCallback(object(), 10, tmp_path), GracefulInterrupt())
+    assert not callbacks_read_metrics([own, ModelSummary(), TQDMProgressBar()])
+    assert callbacks_read_metrics([own, EarlyStopping(monitor="reverse_kl")])
+    assert callbacks_read_metrics([IterationEvents(GracefulInterrupt(), Callback())])
+    assert not callbacks_read_metrics([])

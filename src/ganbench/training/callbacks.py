@@ -19,6 +19,7 @@ from ganbench.slurm import requeue_signals
 from ganbench.training.distributed import broadcast_buffers
 from ganbench.training.image_logging import log_image, shows_images
 from ganbench.training.module import GANModule, preserved_rng
+from ganbench.training.overhead import callbacks_read_metrics
 
 
 def _due(iteration: int, every: int | None, last: int | None) -> bool:
@@ -45,6 +46,7 @@ class IterationEvents(Callback):
 
     def __init__(self, *callbacks: Callback) -> None:
         self.callbacks = list(callbacks)
+        self.reads_callback_metrics = callbacks_read_metrics(self.callbacks)
         self._stateful = {
             str(i): cb for i, cb in enumerate(self.callbacks) if type(cb).state_dict is not Callback.state_dict
         }
@@ -101,6 +103,8 @@ class EvaluationCallback(Callback):
     checkpoints). Under DDP every rank first takes rank 0's buffers (BatchNorm statistics), so all
     ranks sample from the same generator.
     """
+
+    reads_callback_metrics = False  # see ganbench.training.overhead.callbacks_read_metrics
 
     def __init__(
         self,
@@ -227,6 +231,8 @@ class IterationCheckpoint(Callback):
     at each save and at the end. Files are written under a temporary name and renamed, so a
     crash never leaves a truncated checkpoint behind."""
 
+    reads_callback_metrics = False  # see ganbench.training.overhead.callbacks_read_metrics
+
     def __init__(self, dirpath: Path, every: int | None) -> None:
         self.dirpath = Path(dirpath)
         self.every = every
@@ -278,6 +284,8 @@ class GracefulInterrupt(Callback):
     through the normal path with the summary saying ``interrupted``. A second signal while stopping is
     ignored. The previous handlers are restored when training ends.
     """
+
+    reads_callback_metrics = False  # see ganbench.training.overhead.callbacks_read_metrics
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

@@ -20,7 +20,7 @@ from ganbench.regularizers.base import NoRegularizer, Regularizer
 from ganbench.training.direct import plain_backward, plain_optimizer_step
 from ganbench.training.ema import EMAGenerator
 from ganbench.training.finite import FiniteCheck, NonFiniteError
-from ganbench.training.overhead import no_nvml_check_on_cpu
+from ganbench.training.overhead import callbacks_read_metrics, no_nvml_check_on_cpu
 
 __all__ = ["GANModule", "NonFiniteError", "rng_state", "set_rng_state"]
 
@@ -224,6 +224,7 @@ class GANModule(L.LightningModule):
         # at each fit's start, see ganbench.training.direct)
         self._direct_backward = False
         self._direct_step = False
+        self._feeds_callbacks = True  # decided at each fit's start (callbacks_read_metrics)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _PLAIN_ATTRIBUTES:
@@ -479,11 +480,12 @@ class GANModule(L.LightningModule):
         self.latest = metrics
         self._log_to_loggers(metrics, iteration)
         # To callback_metrics at most once per Lightning step, at log points that are multiples of
-        # callback_metrics_every and at the last iteration: each self.log costs ~0.3-0.6 ms a key on
-        # the CPU (Lightning moves its whole result object to the value's device on every call), which
-        # at every log point would be ~6 % of a toy run. The losses, D outputs and gradient norms;
-        # learning rates are Lightning's LearningRateMonitor's job.
-        if iteration % self.callback_metrics_every == 0 or is_last:
+        # callback_metrics_every when a callback may read them, and at the last iteration: each
+        # self.log costs ~0.3-0.6 ms a key on the CPU (Lightning moves its whole result object to the
+        # value's device on every call), which at every log point would be ~6 % of a toy run (see
+        # training/overhead.py). The losses, D outputs and gradient norms; learning rates are
+        # Lightning's LearningRateMonitor's job.
+        if is_last or (self._feeds_callbacks and iteration % self.callback_metrics_every == 0):
             self._monitored = {k: metrics[k] for k in names}
 
     # ------------------------------------------------------------------ exact resume
@@ -503,6 +505,7 @@ class GANModule(L.LightningModule):
     def on_train_start(self) -> None:
         self._direct_backward = plain_backward(self.trainer, self)
         self._direct_step = plain_optimizer_step(self.trainer, self, GANModule.on_before_optimizer_step)
+        self._feeds_callbacks = callbacks_read_metrics(self.trainer.callbacks)
         state, self._resume_state = getattr(self, "_resume_state", None), None
         if state is not None:
             set_rng_state(state["rng"])
