@@ -58,7 +58,7 @@ class TrainSchema:
     batch_size_is: str = "per_process"  # or "global": batch_size is split over the DDP processes
     n_critic: int = 1
     log_every: int = 10
-    iterations_per_step: int = 10
+    iterations_per_step: int = 50
     grad_clip: Optional[float] = None  # noqa: UP045
     resume: Optional[str] = None  # noqa: UP045
     optimized_metric: Optional[str] = None  # noqa: UP045
