@@ -112,3 +112,20 @@ def test_scatter_png_is_atomic_and_makes_its_directory(tmp_path):
     path = scatter_png(job.path, **job.kwargs)
     assert path == tmp_path / "plots" / "s.png"
     assert [p.name for p in path.parent.iterdir()] == ["s.png"]
+
+
+def test_a_renderer_pickles_without_its_worker(tmp_path):
+    # ddp_spawn pickles the trainer and its callbacks: the copy starts its own worker
+    import pickle
+
+    renderer = BackgroundRenderer()
+    renderer.submit(RenderJob(f"{JOBS}:write_text", tmp_path / "a.txt", {"text": "a"}))
+    with pytest.raises(RuntimeError, match="drain"):
+        pickle.dumps(renderer)
+    renderer.drain()
+    copy = pickle.loads(pickle.dumps(renderer))
+    assert copy.process is None and copy.pending == 0
+    copy.submit(RenderJob(f"{JOBS}:write_text", tmp_path / "b.txt", {"text": "b"}), "b")
+    assert [tag for _, tag in copy.close()] == ["b"]
+    assert (tmp_path / "b.txt").read_text() == "b"
+    renderer.close()

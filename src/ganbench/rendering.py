@@ -74,6 +74,20 @@ class BackgroundRenderer:
         self._next = 0
         self._broken: str | None = None  # why the worker is not used any more
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (``ddp_spawn`` pickles the trainer and its callbacks) without its worker, its
+        reply queue or jobs in flight: a copy starts its own worker at its first job."""
+        if self._pending:
+            raise RuntimeError("a BackgroundRenderer with jobs in flight cannot be pickled; drain() it first")
+        state = dict(self.__dict__)
+        state.update(_process=None, _replies=None, _broken=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._replies = queue.Queue()
+        self._generation += 1
+
     @property
     def pending(self) -> int:
         """Jobs submitted and not yet reported."""

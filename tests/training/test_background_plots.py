@@ -49,3 +49,28 @@ def test_plots_are_made_at_once_for_a_logger_that_shows_images(train, submitted)
     _, run_dir = train(*RUN, "logger=tensorboard")
     assert submitted["iterations"] == [] and submitted["processes"] == []
     assert len(list((run_dir / "plots").iterdir())) == 3
+
+
+def test_the_evaluation_callback_pickles_for_ddp_spawn(tmp_path):
+    import pickle
+
+    from ganbench.training.callbacks import EvaluationCallback
+
+    callback = EvaluationCallback(object(), 100, tmp_path, background_plots=True)
+    copy = pickle.loads(pickle.dumps(callback))
+    assert copy.renderer is not None and copy.renderer.pending == 0
+
+
+def test_a_plot_failing_at_teardown_does_not_hide_the_error_that_ended_the_run(tmp_path, caplog):
+    # after an error, teardown finishes the worker's jobs; a plot that fails then is only reported
+    import logging
+
+    from ganbench.rendering import RenderJob
+    from ganbench.training.callbacks import EvaluationCallback
+
+    callback = EvaluationCallback(object(), 100, tmp_path, background_plots=True)
+    callback.renderer.submit(RenderJob("test_rendering:always_fails", tmp_path / "a.png"), 100)
+    with caplog.at_level(logging.WARNING):
+        callback.teardown(None, None, "fit")
+    assert "could not finish the evaluation plots: cannot plot this" in caplog.text
+    assert callback.renderer.pending == 0 and callback.renderer.process is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -20,6 +21,8 @@ from ganbench.training.distributed import broadcast_buffers
 from ganbench.training.image_logging import log_image, shows_images
 from ganbench.training.module import GANModule, preserved_rng
 from ganbench.training.overhead import callbacks_read_metrics
+
+log = logging.getLogger(__name__)
 
 
 def _due(iteration: int, every: int | None, last: int | None) -> bool:
@@ -87,14 +90,14 @@ class EvaluationCallback(Callback):
     ``evaluator`` needs ``metrics(samples) -> dict`` and ``plot(samples, path, title) -> Path``,
     a ``num_samples`` attribute, ``directions`` (metric name → ``"max"``, ``"min"`` or None) and
     ``info() -> dict`` (facts about the benchmark that are not metrics). The plot is also sent to
-    the loggers that show images (TensorBoard, W&B).
+    the loggers that show images (TensorBoard, W&B). Evaluation never draws from the training RNG
+    streams: they are restored afterwards, whatever the evaluator does (cache misses included).
 
     With ``background_plots``, an evaluator that also has ``plot_job(samples, path, title)`` (a
     :class:`~ganbench.rendering.RenderJob`) gets its plots rendered by a worker process
     (:class:`~ganbench.rendering.BackgroundRenderer`) while training goes on; ``last_plot`` follows
     as they complete, and the end of training waits for them. The last evaluation's plot, and every
-    plot when a logger shows images, are rendered at once, as without it. Evaluation never draws from the training RNG
-    streams: they are restored afterwards, whatever the evaluator does (cache misses included).
+    plot when a logger shows images, are rendered at once, as without it.
 
     ``repeats`` > 1 draws that many sample sets per evaluation (latent seeds ``seed + r``; under
     DDP ``seed + r·world + rank``) and reports each metric's mean with ``<metric>_seed_std`` (as
@@ -166,8 +169,15 @@ class EvaluationCallback(Callback):
             self._plotted(self.renderer.drain())
 
     def teardown(self, trainer: L.Trainer, pl_module: GANModule, stage: str) -> None:
-        if self.renderer is not None:  # also after an error: the worker finishes its jobs and exits
+        if self.renderer is None:
+            return
+        # Also after an error: the worker finishes its jobs and exits. A plot that fails here is
+        # reported without hiding the error that ended the run (on_train_end has already raised
+        # it when the run ended normally).
+        try:
             self._plotted(self.renderer.close())
+        except Exception as error:
+            log.warning("could not finish the evaluation plots: %s", error)
 
     def evaluate(self, trainer: L.Trainer, pl_module: GANModule, iteration: int) -> dict[str, float]:
         with preserved_rng():
