@@ -56,3 +56,13 @@ def test_minimal_loop_matches_the_default_experiment():
     for override in ("loss=hinge", "batch_size=128", "model.generator.hidden_dim=64", "ema.decay=0.999"):
         assert not framework_overhead.is_default_toy(cfg(override)), override
     assert framework_overhead.minimal_round(iterations=12, warmup=2) > 0
+
+
+def test_end_to_end_costs_runs_both_measurements(capsys):
+    import end_to_end_costs
+
+    end_to_end_costs.costs(iterations=20, rounds=1)
+    end_to_end_costs.overlap(plots=1, iterations=5, rounds=1)
+    out = capsys.readouterr().out
+    assert "eval.background_plots=true" in out and "eval.background_plots=false" in out
+    assert "evaluation (all of it)" in out and "both, plots in a worker process" in out

@@ -129,3 +129,18 @@ def test_a_renderer_pickles_without_its_worker(tmp_path):
     assert [tag for _, tag in copy.close()] == ["b"]
     assert (tmp_path / "b.txt").read_text() == "b"
     renderer.close()
+
+
+def test_ctrl_c_does_not_stop_the_worker(tmp_path):
+    # a terminal's Ctrl-C reaches the whole process group; the training process handles it
+    import signal
+
+    renderer = BackgroundRenderer()
+    renderer.submit(RenderJob(f"{JOBS}:write_text", tmp_path / "0.txt", {"text": "0"}))
+    renderer.drain()
+    renderer.process.send_signal(signal.SIGINT)
+    renderer.submit(RenderJob(f"{JOBS}:write_text", tmp_path / "1.txt", {"text": "1"}))
+    process = renderer.process
+    renderer.close()
+    assert process.wait(timeout=30) == 0  # it rendered the job and exited normally
+    assert (tmp_path / "1.txt").read_text() == "1"

@@ -26,6 +26,7 @@ import logging
 import os
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -257,6 +258,9 @@ def _worker(stdin: BinaryIO, replies: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C in a terminal reaches the whole process group: the training process stops at the end
+    # of its iteration and drains the plots; the worker carries on until its stdin closes.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr  # a print in a plotting function cannot corrupt the replies
     _worker(sys.stdin.buffer, _replies)
