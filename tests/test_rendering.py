@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,16 @@ def fails_in_worker(path: Path, parent: int) -> None:
     if os.getpid() != parent:
         raise RuntimeError("only in the worker")
     Path(path).write_text("rendered by the training process")
+
+
+def wait_for_gate(path: Path, gate: str) -> None:
+    """Write "opened" once the file ``gate`` exists, or "timed out" after 20 s."""
+    for _ in range(400):
+        if Path(gate).exists():
+            Path(path).write_text("opened")
+            return
+        time.sleep(0.05)
+    Path(path).write_text("timed out")
 
 
 def always_fails(path: Path) -> None:
@@ -144,3 +155,17 @@ def test_ctrl_c_does_not_stop_the_worker(tmp_path):
     renderer.close()
     assert process.wait(timeout=30) == 0  # it rendered the job and exited normally
     assert (tmp_path / "1.txt").read_text() == "1"
+
+
+def test_submit_never_waits_for_the_worker(tmp_path):
+    # the worker is held by a job that waits for a gate file; 1.5 MB of jobs more than fill the
+    # pipe (64 KiB): submit() must still return at once, so that the gate can be opened
+    renderer = BackgroundRenderer()
+    gate = tmp_path / "gate"
+    renderer.submit(RenderJob(f"{JOBS}:wait_for_gate", tmp_path / "held.txt", {"gate": str(gate)}))
+    for i in range(6):
+        renderer.submit(RenderJob(f"{JOBS}:write_text", tmp_path / f"{i}.txt", {"text": "x" * 250_000}))
+    gate.touch()
+    renderer.close()
+    assert (tmp_path / "held.txt").read_text() == "opened"
+    assert all((tmp_path / f"{i}.txt").stat().st_size == 250_000 for i in range(6))

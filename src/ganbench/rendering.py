@@ -69,6 +69,7 @@ class BackgroundRenderer:
     def __init__(self, timeout: float = 120.0) -> None:
         self.timeout = timeout  # seconds drain() waits for one job before rendering it here
         self._process: subprocess.Popen | None = None
+        self._outbox: queue.Queue[bytes | None] | None = None  # jobs for the sender thread
         self._replies: queue.Queue[tuple[int, tuple[int, str | None] | None]] = queue.Queue()
         self._generation = 0  # replies of a stopped worker are ignored
         self._pending: dict[int, tuple[RenderJob, Any]] = {}
@@ -81,7 +82,7 @@ class BackgroundRenderer:
         if self._pending:
             raise RuntimeError("a BackgroundRenderer with jobs in flight cannot be pickled; drain() it first")
         state = dict(self.__dict__)
-        state.update(_process=None, _replies=None, _broken=None)
+        state.update(_process=None, _outbox=None, _replies=None, _broken=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -107,7 +108,7 @@ class BackgroundRenderer:
             try:
                 self._send(seq, job)
                 return
-            except (OSError, pickle.PicklingError, ValueError) as error:
+            except (OSError, pickle.PicklingError, TypeError, AttributeError, ValueError) as error:
                 self._give_up(f"could not send a job to the plot worker: {error}")
         # no worker: the job is rendered here when it is collected
 
@@ -161,18 +162,21 @@ class BackgroundRenderer:
             close_fds=True,
         )
         self._generation += 1
-        reader = threading.Thread(
-            target=self._read, args=(process.stdout, self._generation), name="ganbench-plot-replies", daemon=True
-        )
-        reader.start()
+        self._outbox = queue.Queue()
+        # Writing to the pipe blocks once it is full (64 KiB: a few toy plots' data), so a thread
+        # does it, and submit() never waits for the worker.
+        for target, args, name in (
+            (_send_all, (process.stdin, self._outbox), "ganbench-plot-jobs"),
+            (self._read, (process.stdout, self._generation), "ganbench-plot-replies"),
+        ):
+            threading.Thread(target=target, args=args, name=name, daemon=True).start()
         return process
 
     def _send(self, seq: int, job: RenderJob) -> None:
+        payload = pickle.dumps((seq, job.function, job.kwargs, str(job.path)), protocol=pickle.HIGHEST_PROTOCOL)
         if self._process is None:
             self._process = self._start()
-        stdin = self._process.stdin
-        pickle.dump((seq, job.function, job.kwargs, str(job.path)), stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        stdin.flush()
+        self._outbox.put(payload)
 
     def _read(self, stdout: BinaryIO, generation: int) -> None:
         try:
@@ -219,16 +223,27 @@ class BackgroundRenderer:
         self._generation += 1
         if process is None:
             return
-        try:
-            if process.stdin:
-                process.stdin.close()
-        except OSError:
-            pass
+        self._outbox.put(None)  # the sender closes the worker's stdin after the jobs before it
         if kill:
             process.kill()
         # With its stdin closed and every job reported, the worker only has to exit (about 0.1 s
         # of interpreter shutdown): it is reaped by a thread rather than waited for here.
         threading.Thread(target=_reap, args=(process,), name="ganbench-plot-worker-exit", daemon=True).start()
+
+
+def _send_all(stdin: BinaryIO, outbox: queue.Queue[bytes | None]) -> None:
+    """Write the pickled jobs of ``outbox`` to the worker's stdin until ``None``, then close it."""
+    try:
+        while (payload := outbox.get()) is not None:
+            stdin.write(payload)
+            stdin.flush()
+    except (OSError, ValueError):
+        pass  # the worker has gone: its reply reader reports that
+    finally:
+        try:
+            stdin.close()
+        except OSError:
+            pass
 
 
 def _reap(process: subprocess.Popen) -> None:
