@@ -117,26 +117,21 @@ class BackgroundRenderer:
         done: list[tuple[RenderJob, Any]] = []
         while True:
             try:
-                generation, reply = self._replies.get_nowait()
+                done.extend(self._settle(*self._replies.get_nowait()))
             except queue.Empty:
                 break
-            if generation == self._generation:
-                done.extend(self._settle(reply))
-        if self._broken is not None:
-            done.extend(self._render_rest_here())
-        return done
+        return done + self._render_rest_here()
 
     def drain(self) -> list[tuple[RenderJob, Any]]:
         """Wait until every submitted job is rendered; return those not reported before."""
         done = self.completed()
         while self._pending and self._broken is None:
             try:
-                generation, reply = self._replies.get(timeout=self.timeout)
+                item = self._replies.get(timeout=self.timeout)
             except queue.Empty:
                 self._give_up(f"the plot worker rendered nothing for {self.timeout:g} s")
                 break
-            if generation == self._generation:
-                done.extend(self._settle(reply))
+            done.extend(self._settle(*item))
         done.extend(self._render_rest_here())
         return done
 
@@ -185,7 +180,11 @@ class BackgroundRenderer:
         except Exception:  # EOF or a broken pipe: the worker has exited
             self._replies.put((generation, None))
 
-    def _settle(self, reply: tuple[int, str | None] | None) -> list[tuple[RenderJob, Any]]:
+    def _settle(self, generation: int, reply: tuple[int, str | None] | None) -> list[tuple[RenderJob, Any]]:
+        """Act on one item of the reply queue: a job done (or failed: rendered here), or the end of
+        the worker's replies (``None``); items of a stopped worker are ignored."""
+        if generation != self._generation:
+            return []
         if reply is None:
             code = self._process.poll() if self._process is not None else None
             if self._pending or code not in (0, None):
