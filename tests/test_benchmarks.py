@@ -66,3 +66,17 @@ def test_end_to_end_costs_runs_both_measurements(capsys):
     out = capsys.readouterr().out
     assert "eval.background_plots=true" in out and "eval.background_plots=false" in out
     assert "evaluation (all of it)" in out and "both, plots in a worker process" in out
+
+
+def test_gpu_figures_in_the_readme_are_the_committed_results():
+    """benchmarks/README.md's H200 table is what gpu_throughput.table makes of the committed JSON."""
+    import gpu_throughput
+
+    results = ROOT / "benchmarks" / "gpu" / "h200_2026-12-04"
+    data = json.loads((results / "gpu_throughput.json").read_text())
+    assert data["device"] == "NVIDIA H200" and not data["tiny"]
+    readme = (ROOT / "benchmarks" / "README.md").read_text()
+    assert gpu_throughput.table(data["throughput"]) in readme
+    assert "10 passed" in (results / "gpu_tests.log").read_text()
+    e = data["evaluation"]
+    assert f"{e['seconds']:.1f} s, of which {e['fid_kid_seconds']:.1f} s FID/KID" in readme
