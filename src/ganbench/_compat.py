@@ -27,9 +27,19 @@ __all__ = [
     "AppendingExperimentWriter",
     "appending_csv_experiment",
     "drop_null_anonymous",
+    "foreach_copy_",
+    "foreach_lerp_",
+    "foreach_norm",
     "random_inception_v3",
     "step_without_lightning_layers",
 ]
+
+# torch's multi-tensor ("foreach") kernels: one kernel launch for a whole list of tensors, where a
+# Python loop launches one per tensor (the EMA update and the gradient norm, every iteration).
+# Underscored in torch 2.x although documented; no public equivalent takes a list.
+foreach_copy_ = torch._foreach_copy_
+foreach_lerp_ = torch._foreach_lerp_
+foreach_norm = torch._foreach_norm
 
 
 def step_without_lightning_layers(optimizer: Any, closure: Any) -> None:

@@ -14,6 +14,7 @@ from scipy import stats
 from torch import nn
 
 from ganbench.models import InfoGANDiscriminator, InfoGANGenerator
+from ganbench.models.checks import BATCHNORM_TYPES
 from ganbench.models.packing import build_discriminator
 from ganbench.validation import ConfigError
 
@@ -129,7 +130,7 @@ def test_discriminator_is_compare_gans_on_unit_images(norm):
 
 def test_batchnorm_settings_and_leaky_relu_slopes():
     g, d = InfoGANGenerator(), InfoGANDiscriminator()
-    norms = [m for m in [*g.modules(), *d.modules()] if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = [m for m in [*g.modules(), *d.modules()] if isinstance(m, BATCHNORM_TYPES)]
     assert len(norms) == 5
     assert all(m.momentum == pytest.approx(0.001) and m.eps == pytest.approx(1e-3) for m in norms)
     slopes = [m.negative_slope for m in [*g.modules(), *d.modules()] if isinstance(m, nn.LeakyReLU)]

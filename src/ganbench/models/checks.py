@@ -6,14 +6,21 @@ from typing import Any
 
 from torch import nn
 
+# Every BatchNorm class torch defines (its common base class is private).
+BATCHNORM_TYPES = (
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.LazyBatchNorm1d,
+    nn.LazyBatchNorm2d,
+    nn.LazyBatchNorm3d,
+    nn.SyncBatchNorm,
+)
+
 
 def batchnorm_layers(module: nn.Module) -> list[str]:
     """Names of the BatchNorm layers (any dimension, SyncBatchNorm included) inside ``module``."""
-    return [
-        name or type(module).__name__
-        for name, m in module.named_modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm)
-    ]
+    return [name or type(module).__name__ for name, m in module.named_modules() if isinstance(m, BATCHNORM_TYPES)]
 
 
 def check_regularizer_compatible(discriminator: nn.Module, regularizer: Any) -> None:

@@ -52,7 +52,7 @@ def plain_backward(trainer: Any, module: LightningModule) -> bool:
     """Whether ``module.manual_backward(loss)`` amounts to ``loss.backward()``: single device, plain
     precision, no ``backward``/``on_before_backward``/``on_after_backward`` override on the module
     and no callback implementing either hook."""
-    if getattr(module, "_fabric", None) is not None or not _plain_strategy_and_precision(trainer):
+    if module.fabric is not None or not _plain_strategy_and_precision(trainer):
         return False
     if any(overrides(module, name, LightningModule) for name in ("backward", *_BACKWARD_HOOKS)):
         return False
@@ -64,7 +64,7 @@ def plain_optimizer_step(trainer: Any, module: LightningModule, own_hook: Any) -
     ``own_hook(optimizer)`` and ``optimizer.step()``: single device, plain precision, the module's
     ``on_before_optimizer_step`` is ``own_hook`` (the class's own, which logs nothing), no gradient
     clipping by the Trainer and no callback implementing ``on_before_optimizer_step``."""
-    if getattr(module, "_fabric", None) is not None or not _plain_strategy_and_precision(trainer):
+    if module.fabric is not None or not _plain_strategy_and_precision(trainer):
         return False
     hook = getattr(module, "on_before_optimizer_step", None)
     if getattr(hook, "__func__", hook) is not own_hook or overrides(

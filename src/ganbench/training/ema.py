@@ -7,6 +7,8 @@ import copy
 import torch
 from torch import nn
 
+from ganbench._compat import foreach_copy_, foreach_lerp_
+
 
 class EMAGenerator(nn.Module):
     """A frozen copy of the generator whose weights track θ_ema ← β·θ_ema + (1 − β)·θ.
@@ -37,13 +39,12 @@ class EMAGenerator(nn.Module):
             slots = [
                 (m_ema, m, name)
                 for m_ema, m in zip(self.module.modules(), generator.modules())
-                for name, b in m._buffers.items()
-                if b is not None
+                for name, _ in m.named_buffers(recurse=False)
             ]
             self._pairs = (generator, list(self.module.parameters()), list(generator.parameters()), slots)
         _, ema_params, params, slots = self._pairs
-        ema_buffers = [m_ema._buffers[name] for m_ema, _, name in slots]
-        buffers = [m._buffers[name] for _, m, name in slots]
+        ema_buffers = [m_ema.get_buffer(name) for m_ema, _, name in slots]
+        buffers = [m.get_buffer(name) for _, m, name in slots]
         return ema_params, params, ema_buffers, buffers
 
     def _apply(self, fn, recurse: bool = True):
@@ -54,11 +55,11 @@ class EMAGenerator(nn.Module):
     def update(self, generator: nn.Module, iteration: int) -> None:
         ema_params, params, ema_buffers, buffers = self._tensors(generator)
         if iteration < self.start:
-            torch._foreach_copy_(ema_params, params)
+            foreach_copy_(ema_params, params)
         else:
-            torch._foreach_lerp_(ema_params, params, 1.0 - self.decay)
+            foreach_lerp_(ema_params, params, 1.0 - self.decay)
         if ema_buffers:
-            torch._foreach_copy_(ema_buffers, buffers)
+            foreach_copy_(ema_buffers, buffers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.module(z)
