@@ -7,19 +7,20 @@ import os
 
 import pytest
 
-from ganbench.summary import atomic_write_text, read_summary, write_summary
+from ganbench.summary import atomic_write_text, load_record, write_record
 
 
 def test_roundtrip_and_non_finite_values(tmp_path):
-    write_summary(tmp_path, {"status": "diverged", "iterations": 3, "metrics": {"reverse_kl": float("inf")}})
-    s = read_summary(tmp_path)
-    assert s["status"] == "diverged" and s["metrics"]["reverse_kl"] == "inf"
+    record = {"status": "diverged", "iterations": 3, "seed": 0, "choices": {}, "metrics": {"reverse_kl": float("inf")}}
+    write_record(tmp_path, record)
+    s = load_record(tmp_path)
+    assert s.status == "diverged" and s.metrics["reverse_kl"] == "inf"
     json.loads((tmp_path / "summary.json").read_text())  # strict JSON
 
 
 def test_bad_status_is_refused(tmp_path):
     with pytest.raises(ValueError, match="status"):
-        write_summary(tmp_path, {"status": "done"})
+        write_record(tmp_path, {"status": "done"})
 
 
 def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):

@@ -8,8 +8,8 @@ to name, tag and describe the run.
 
 from __future__ import annotations
 
-import csv
 import inspect
+import math
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from omegaconf import DictConfig
 
 from ganbench._compat import appending_csv_experiment
+from ganbench.metrics_csv import read_rows
 
 
 def _wants_run_cfg(target: str) -> bool:
@@ -55,31 +56,23 @@ class CSVLogger(LightningCSVLogger):
         return appending_csv_experiment(self)
 
 
-def _complete_row(row: dict[str, Any], fields: list[str]) -> bool:
-    """A row with every column of the header and an integer step: not one cut off by a crash."""
-    if None in row or any(row.get(f) is None for f in fields):
-        return False
-    try:
-        return float(row["step"]).is_integer()
-    except (KeyError, TypeError, ValueError):
-        return False
-
-
 def truncate_metrics(path: Path, last_iteration: int) -> int:
-    """Keep the complete rows of a ``metrics.csv`` logged at or before ``last_iteration`` (those a
-    resumed run does not log again); return how many rows were dropped. A partial row (a write
-    cut off by a crash) is dropped too."""
+    """Keep the whole rows of a ``metrics.csv`` (:func:`ganbench.metrics_csv.parse_row`) logged at
+    or before ``last_iteration`` (those a resumed run does not log again), as they were written;
+    return how many rows were dropped. A partial row (a write cut off by a crash) is dropped too."""
     path = Path(path)
     if not path.is_file():
         return 0
+    header, rows = read_rows(path)
+    if not header:
+        return 0
+    kept = [
+        text for _, text, values, _ in rows if values is not None and values.get("step", math.inf) <= last_iteration
+    ]
     with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        fields, rows = reader.fieldnames or [], list(reader)
-    kept = [r for r in rows if _complete_row(r, fields) and int(float(r["step"])) <= last_iteration]
+        first = f.readline()
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(kept)
+        f.write(first + "".join(kept))
     tmp.replace(path)
     return len(rows) - len(kept)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -199,25 +200,47 @@ def write_record(run_dir: Path, record: RunRecord | dict[str, Any]) -> Path:
     return path
 
 
-def load_record(run_dir: Path) -> RunRecord:
-    """The validated record of ``run_dir``: :class:`RecordError` for a malformed one,
-    FileNotFoundError when there is none."""
-    path = Path(run_dir) / SUMMARY_NAME
+def _line_of(text: str, *keys: str) -> int:
+    """The line of ``text`` (1-based) where the JSON key path ``keys`` appears, best effort: each
+    key is searched after the line of the one before. 1 when not found."""
+    lines = text.splitlines()
+    start, found = 0, 1
+    for key in keys:
+        pattern = re.compile(r'"' + re.escape(key) + r'"\s*:')
+        for i in range(start, len(lines)):
+            if pattern.search(lines[i]):
+                start, found = i + 1, i + 1
+                break
+        else:
+            return found
+    return found
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """The validated content of the ``summary.json`` at ``path``: the one reader of run records.
+    :class:`RecordError` ``"path:line: what is wrong"`` for a file that cannot be read, is not JSON
+    or is not a valid record; OSError (FileNotFoundError when there is none) when it cannot be opened."""
+    path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        text = path.read_text()
+    except UnicodeDecodeError as err:
+        raise RecordError(f"{path}: cannot be read ({err})") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise RecordError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
-    except UnicodeDecodeError:
-        raise RecordError(f"{path}: not a text file") from None
-    return RunRecord.from_dict(data, str(path))
+        raise RecordError(f"{path}:{err.lineno}: not valid JSON ({err.msg}, column {err.colno})") from None
+    problem = summary_problem(data)
+    if problem:
+        message, keys = problem
+        raise RecordError(f"{path}:{_line_of(text, *keys) if keys else 1}: {message}")
+    return data
 
 
-# Kept for callers of the earlier functional interface.
-write_summary = write_record
-
-
-def read_summary(run_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / SUMMARY_NAME).read_text())
+def load_record(run_dir: Path) -> RunRecord:
+    """The validated record of ``run_dir`` (:func:`read_record`): :class:`RecordError` for a
+    malformed one, FileNotFoundError when there is none."""
+    path = Path(run_dir) / SUMMARY_NAME
+    return RunRecord.from_dict(read_record(path), str(path))
 
 
 class RunRecorder:

@@ -1,0 +1,72 @@
+"""``ganbench-compare PATH…``: the command line of :func:`ganbench.compare.compare`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ganbench.compare.comparison import compare
+from ganbench.compare.groups import DEFAULT_BY
+from ganbench.compare.records import CompareError
+
+EXIT_CODES = """exit codes:
+  0  the comparison was written (warnings, including runs left out as malformed, do not change it)
+  1  an unexpected internal error (a bug: please report it with the traceback)
+  2  a user error, said in one line: a bad argument, a path that does not exist or is a file, no
+     valid finished run under the paths, an unknown --by key, an output directory that cannot be
+     written
+  130  interrupted (Ctrl-C)"""
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="ganbench-compare",
+        description="Compare ganbench runs: per group, mean ± std, a 95% bootstrap interval and the best of each "
+        "final metric, failure rates, pairwise Mann-Whitney tests (Holm), budget curves (expected best of k "
+        "trials) and metric-vs-iteration plots, one panel per dataset.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("paths", nargs="+", type=Path, help="run directories, multirun directories or folders above them")
+    p.add_argument(
+        "--by",
+        type=_split,
+        default=list(DEFAULT_BY),
+        help="comma-separated grouping keys: config-group choices (loss, regularizer, dataset …; loss and "
+        "regularizer name the objective as it was run), summary fields or config keys (default: loss,regularizer)",
+    )
+    p.add_argument("--out", type=Path, default=None, help="output directory (default: PATH/comparison)")
+    p.add_argument("--no-plots", action="store_true", help="write the tables only")
+    p.add_argument(
+        "--minimize", type=_split, default=[], help="metrics where lower is better, for run records without directions"
+    )
+    p.add_argument(
+        "--maximize", type=_split, default=[], help="metrics where higher is better, for run records without directions"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals (default 0)")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        result = compare(args.paths, args.by, args.out, not args.no_plots, args.minimize, args.maximize, args.seed)
+    except CompareError as err:
+        print(f"ganbench-compare: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganbench-compare: interrupted", file=sys.stderr)
+        return 130
+    for w in result.warnings:
+        print(f"ganbench-compare: warning: {w}", file=sys.stderr)
+    for c in result.caveats:
+        print(f"ganbench-compare: caveat: {c}", file=sys.stderr)
+    print(result.table)
+    print("\nwrote " + ", ".join(str(f) for f in result.files))
+    return 0

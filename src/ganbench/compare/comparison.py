@@ -1,0 +1,131 @@
+"""The comparison from end to end: find and read the runs, group them, compute the statistics,
+write the tables and plots. :func:`compare` is what ``ganbench-compare`` runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ganbench.compare.groups import DEFAULT_BY, group_runs, resolve_directions
+from ganbench.compare.plots import plot_budget, plot_metric
+from ganbench.compare.records import CompareError, Run, find_runs
+from ganbench.compare.stats import BudgetCurve, GroupStats, Significance, budget_curves, significance, summarize
+from ganbench.compare.tables import (
+    markdown_report,
+    markdown_table,
+    metric_names,
+    significance_table,
+    write_budget_csv,
+    write_csv,
+    write_significance_csv,
+)
+from ganbench.summary import FAILURES
+
+COUNTED = ("completed", *FAILURES)
+
+
+@dataclass
+class Comparison:
+    """The result of :func:`compare`: the groups' statistics, the tests, the budget curves, the
+    warnings and the files written."""
+
+    by: list[str]
+    stats: list[GroupStats]
+    warnings: list[str]
+    table: str
+    files: list[Path]
+    directions: dict[str, str | None] = field(default_factory=dict)
+    significance: list[Significance] = field(default_factory=list)
+    budget: list[BudgetCurve] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+
+
+def counted_runs(paths: Sequence[Path | str]) -> tuple[list[Run], list[str], list[str]]:
+    """The finished runs under ``paths`` (completed, diverged or failed), the warnings about what
+    was left out, and the problems of the records that could not be read. CompareError for none."""
+    runs, unfinished, left_out = find_runs(paths)
+    warnings = list(left_out)
+    if unfinished:
+        warnings.append(
+            f"{len(unfinished)} run director{'y has' if len(unfinished) == 1 else 'ies have'} metrics.csv but no "
+            f"summary.json (still running, or killed) and are left out, e.g. {unfinished[0]}"
+        )
+    other = [r for r in runs if r.status not in COUNTED]
+    if other:
+        kinds = sorted({r.status for r in other})
+        warnings.append(f"{len(other)} run(s) with status {', '.join(kinds)} left out (resume them to include them)")
+    runs = [r for r in runs if r.status in COUNTED]
+    if not runs:
+        malformed = sum("left out" in p for p in left_out)
+        raise CompareError(
+            f"no finished runs under {', '.join(map(str, paths))}"
+            + (f" ({malformed} summary.json file(s) malformed: {left_out[0]})" if malformed else "")
+            + ": ganbench-compare reads the summary.json that ganbench-train writes into each run directory when "
+            "the run ends (runs/… or multirun/…)"
+        )
+    return runs, warnings, left_out
+
+
+def _write_plots(out: Path, stats: list[GroupStats], by: list[str], directions, curves) -> list[Path]:
+    files = []
+    for m in metric_names(stats):
+        png = plot_metric(out / f"{m}.png", m, stats, by)
+        if png is not None:
+            files.append(png)
+    for m in metric_names(stats):
+        if directions.get(m) is not None:
+            png = plot_budget(out / f"budget_{m}.png", m, directions[m], curves)
+            if png is not None:
+                files.append(png)
+    return files
+
+
+def compare(
+    paths: Sequence[Path | str],
+    by: Sequence[str] = DEFAULT_BY,
+    out: Path | str | None = None,
+    plots: bool = True,
+    minimize: Iterable[str] = (),
+    maximize: Iterable[str] = (),
+    seed: int = 0,
+) -> Comparison:
+    """Find, validate, group and summarise the runs under ``paths``; write the tables and plots into
+    ``out`` (default: ``PATH/comparison`` for one PATH, else ``./comparison``). ``seed`` seeds the
+    bootstrap intervals."""
+    by = [k.strip() for k in by if k.strip()]
+    if not by:
+        raise CompareError("--by needs at least one key, e.g. --by loss,regularizer")
+    runs, warnings, left_out = counted_runs(paths)
+    groups = group_runs(runs, by)
+    names = sorted({m for r in runs if r.status == "completed" for m in r.final_metrics()})
+    directions, direction_warnings = resolve_directions(runs, names, minimize, maximize)
+    warnings += direction_warnings
+    stats = summarize(groups, directions, seed)
+    for s in stats:
+        warnings += [f"group {s.name} {w}: the comparison is unfair" for w in s.warnings]
+        warnings += [f"group {s.name} {n}" for n in s.notes]
+    tests, caveats = significance(stats, by, directions)
+    curves = budget_curves(stats, by, directions)
+    table = markdown_table(stats, by, directions)
+    sig_table = significance_table(stats, by, tests, directions)
+
+    out = Path(out) if out is not None else (Path(paths[0]) / "comparison" if len(paths) == 1 else Path("comparison"))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        files = [write_csv(out / "comparison.csv", stats, by)]
+        if tests:
+            files.append(write_significance_csv(out / "significance.csv", tests))
+        if curves:
+            files.append(write_budget_csv(out / "budget.csv", curves))
+        if plots:
+            files += _write_plots(out, stats, by, directions, curves)
+        for r in runs:
+            warnings += [f"{p}: row left out" for p in r.problems]
+        md = markdown_report(paths, len(runs), by, table, sig_table, caveats, warnings, files)
+        (out / "comparison.md").write_text(md)
+    except OSError as err:
+        raise CompareError(f"cannot write the comparison into {out} ({err}): choose another --out") from None
+    files.insert(0, out / "comparison.md")
+    return Comparison(by, stats, warnings, table, files, directions, tests, curves, caveats, left_out)

@@ -1,0 +1,237 @@
+"""The statistics of each group, through :mod:`ganbench.statistics`.
+
+Per group: counts, failure rate, and per final metric of its completed runs the mean ± sample
+standard deviation, a seeded 95 % BCa bootstrap interval of the mean and the best run. Per
+dataset (the unit of every test and budget curve: runs on different data are never compared):
+Holm-corrected pairwise Mann–Whitney tests and the expected best of k runs.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ganbench.compare.groups import config_notes, metric_direction, unfair_mixes
+from ganbench.compare.records import Run
+from ganbench.statistics import (
+    MIN_RUNS_FOR_TESTS,
+    BestOfK,
+    PairTest,
+    best_of_k,
+    bootstrap_ci,
+    min_two_sided_p,
+    pairwise_mann_whitney,
+)
+
+ALPHA = 0.05
+# Values larger than this are scaled by a power of two (exact) before their sums and squares are
+# taken, which would otherwise overflow: two runs at 1e308 have the mean 1e308.
+LARGE = 2.0**500
+T = TypeVar("T")
+
+
+def _scaled(fn: Callable[[list[float]], T], values: Sequence[float], rescale: Callable[[T, float], T]) -> T:
+    """``fn(values)``, computed on ``values / 2^e`` and scaled back when the values are large."""
+    values = [float(v) for v in values]
+    peak = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
+    if peak <= LARGE:
+        return fn(values)
+    scale = math.ldexp(1.0, math.frexp(peak)[1])
+    return rescale(fn([v / scale for v in values]), scale)
+
+
+def mean(values: Sequence[float]) -> float:
+    """The mean of finite values, without overflow for values near the largest float."""
+    return _scaled(statistics.fmean, values, lambda m, s: m * s)
+
+
+def stdev(values: Sequence[float]) -> float:
+    """The sample standard deviation (ddof = 1), without overflow; NaN for a single value."""
+    if len(values) < 2:
+        return math.nan
+    return _scaled(statistics.stdev, values, lambda d, s: d * s)
+
+
+@dataclass
+class MetricStats:
+    n: int
+    mean: float
+    std: float  # sample standard deviation (ddof = 1); NaN for a single value
+    best: float | None  # None when the metric has no direction
+    ci_low: float = math.nan  # 95 % BCa bootstrap interval of the mean
+    ci_high: float = math.nan
+
+
+def metric_stats(
+    values: Sequence[float], direction: str | None, seed: int = 0, confidence: float = 0.95
+) -> MetricStats:
+    best = None if direction is None else (min(values) if direction == "min" else max(values))
+    low, high = _scaled(
+        lambda v: bootstrap_ci(v, confidence=confidence, seed=seed), values, lambda ci, s: (ci[0] * s, ci[1] * s)
+    )
+    return MetricStats(len(values), mean(values), stdev(values), best, low, high)
+
+
+@dataclass
+class GroupStats:
+    """What the table says about one group of runs."""
+
+    key: tuple[Any, ...]
+    runs: list[Run]
+    completed: int
+    diverged: int
+    failed: int
+    metrics: dict[str, MetricStats] = field(default_factory=dict)
+    wall_seconds: float = math.nan
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # config differences, not unfair by themselves
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+    @property
+    def failure_rate(self) -> float:
+        return (self.diverged + self.failed) / self.n
+
+    @property
+    def name(self) -> str:
+        return " / ".join(self.key)
+
+
+def summarize(
+    groups: dict[tuple[str, ...], list[Run]],
+    directions: dict[str, str | None] | None = None,
+    seed: int = 0,
+) -> list[GroupStats]:
+    """Counts, failure rate and per-metric statistics (over the completed runs) of each group."""
+    directions = directions or {}
+    out = []
+    for key, runs in groups.items():
+        completed = [r for r in runs if r.status == "completed"]
+        stats = GroupStats(
+            key,
+            list(runs),
+            completed=len(completed),
+            diverged=sum(r.status == "diverged" for r in runs),
+            failed=sum(r.status == "failed" for r in runs),
+        )
+        names = sorted({m for r in completed for m in r.final_metrics()})
+        for m in names:
+            values = [r.final_metrics()[m] for r in completed if m in r.final_metrics()]
+            direction = directions[m] if m in directions else metric_direction(m)
+            stats.metrics[m] = metric_stats(values, direction, seed)
+        walls = [float(r.summary["wall_seconds"]) for r in completed if "wall_seconds" in r.summary]
+        stats.wall_seconds = mean(walls) if walls else math.nan
+        stats.warnings = unfair_mixes(runs)
+        stats.notes = config_notes(runs)
+        out.append(stats)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# per-dataset panels: significance and budget curves
+# ---------------------------------------------------------------------------------------------
+def short_key(s: GroupStats, by: Sequence[str]) -> str:
+    """A group's name inside its dataset's panel (the dataset part left out)."""
+    parts = [v for k, v in zip(by, s.key) if k != "dataset"]
+    return " / ".join(parts) or s.name
+
+
+def panels(stats: Sequence[GroupStats], by: Sequence[str]) -> dict[str, list[tuple[GroupStats, list[Run]]]]:
+    """For each dataset, the groups with runs on it and those runs: the unit of every plot panel,
+    every budget curve and every significance test (ring and grid are never compared)."""
+    out: dict[str, list[tuple[GroupStats, list[Run]]]] = {}
+    for s in stats:
+        by_dataset: dict[str, list[Run]] = {}
+        for r in s.runs:
+            by_dataset.setdefault(r.dataset(), []).append(r)
+        for d, runs in by_dataset.items():
+            out.setdefault(d, []).append((s, runs))
+    return dict(sorted(out.items()))
+
+
+@dataclass
+class Significance:
+    """The pairwise tests of one metric on one dataset."""
+
+    metric: str
+    dataset: str
+    direction: str
+    tests: list[PairTest]
+
+
+def significance(
+    stats: Sequence[GroupStats], by: Sequence[str], directions: dict[str, str | None], alpha: float = ALPHA
+) -> tuple[list[Significance], list[str]]:
+    """Holm-corrected pairwise Mann–Whitney tests of each metric with a direction, between the
+    groups of each dataset (their completed runs), and a caveat per group with too few runs."""
+    out, caveats = [], []
+    for dataset, members in panels(stats, by).items():
+        if len(members) < 2:
+            continue
+        few = []
+        for m, direction in directions.items():
+            if direction is None:
+                continue
+            groups = {}
+            for s, runs in members:
+                values = [r.final_metrics()[m] for r in runs if r.status == "completed" and m in r.final_metrics()]
+                if values:
+                    groups[short_key(s, by)] = values
+                    if len(values) < MIN_RUNS_FOR_TESTS:
+                        few.append((short_key(s, by), len(values)))
+            if len(groups) >= 2:
+                out.append(Significance(m, dataset, direction, pairwise_mann_whitney(groups, direction, alpha)))
+        for name, n in sorted(set(few)):
+            caveats.append(
+                f"{dataset}: group {name} has {n} completed run(s), fewer than {MIN_RUNS_FOR_TESTS}: a test against "
+                f"a group of the same size cannot give p below {min_two_sided_p(n, n):.2g}, so 'not significant' "
+                "says little"
+            )
+    return out, caveats
+
+
+def better_than(tests: Sequence[Significance]) -> dict[tuple[str, str, str], list[str]]:
+    """``(dataset, group, metric)`` → the groups it is significantly better than."""
+    out: dict[tuple[str, str, str], list[str]] = {}
+    for sig in tests:
+        for t in sig.tests:
+            if t.better is not None:
+                loser = t.b if t.better == t.a else t.a
+                out.setdefault((sig.dataset, t.better, sig.metric), []).append(loser)
+    return out
+
+
+@dataclass
+class BudgetCurve:
+    """The best-of-k curve of one group on one dataset for one metric."""
+
+    metric: str
+    dataset: str
+    group: str
+    n_trials: int
+    n_failed: int
+    points: list[BestOfK]
+
+
+def budget_curves(
+    stats: Sequence[GroupStats], by: Sequence[str], directions: dict[str, str | None]
+) -> list[BudgetCurve]:
+    """For each metric with a direction, dataset and group: the exact expected best of k of the
+    group's runs (a diverged or failed run is a trial without a value, ranked worst)."""
+    out = []
+    for m, direction in directions.items():
+        if direction is None:
+            continue
+        for dataset, members in panels(stats, by).items():
+            for s, runs in members:
+                pool: list[float | None] = [r.final_metrics().get(m) if r.status == "completed" else None for r in runs]
+                if all(v is None for v in pool):
+                    continue
+                points = best_of_k(pool, direction)
+                out.append(BudgetCurve(m, dataset, short_key(s, by), len(pool), sum(v is None for v in pool), points))
+    return out
