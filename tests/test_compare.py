@@ -517,3 +517,57 @@ def test_an_unwritable_output_directory_is_a_user_error(tmp_path, capsys):
     blocker.write_text("")
     assert main([str(tmp_path / "runs"), "--out", str(blocker / "sub"), "--no-plots"]) == 2
     assert "cannot write the comparison into" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ large values, refused jobs, file paths
+def test_metrics_near_the_largest_float_give_exact_statistics(tmp_path):
+    from fractions import Fraction
+
+    for seed, value in enumerate([1e308, 1e308, 1.5e308, 1.7e308]):
+        write_run(tmp_path / "big", str(seed), loss="hinge" if seed < 2 else "minimax", seed=seed,
+                  metrics={"modes_captured": 8, "high_quality": 0.5, "reverse_kl": value})  # fmt: skip
+    result = compare([tmp_path / "big"], by=["loss"], out=tmp_path / "out")
+    stats = {s.key[0]: s.metrics["reverse_kl"] for s in result.stats}
+    assert (stats["hinge"].mean, stats["hinge"].std) == (1e308, 0.0)
+    assert (stats["hinge"].ci_low, stats["hinge"].ci_high) == (1e308, 1e308)
+    a, b = Fraction(1.5e308), Fraction(1.7e308)  # exact: mean (a + b) / 2, sample std |a - b| / sqrt(2)
+    assert stats["minimax"].mean == float((a + b) / 2)
+    assert stats["minimax"].std == pytest.approx(float(abs(a - b)) / math.sqrt(2), rel=1e-15)
+    assert 1.5e308 <= stats["minimax"].ci_low <= stats["minimax"].ci_high <= 1.7e308
+    assert "| hinge | 2 | 0% (0/2) | 8 ± 0 |" in result.table and "1e+308 ± 0" in result.table
+    # no axis spans such values: that plot is left out with a warning, the others are drawn
+    assert "metric reverse_kl: values up to 1.7e+308 are beyond what a plot axis can span: no plot" in result.warnings
+    assert {p.name for p in result.files} >= {"budget_modes_captured.png", "budget_high_quality.png"}
+    assert not (tmp_path / "out" / "budget_reverse_kl.png").exists()
+
+
+def test_a_refused_job_is_no_other_iteration_budget(tmp_path):
+    """A job refused for a user error has no config.yaml and 0 iterations; its record keeps the
+    config it was given (ganbench.train._record_refusal), which plans the same budget."""
+    for seed in (0, 1):
+        write_run(tmp_path / "s", str(seed), loss="hinge", seed=seed, iterations=400, metrics=dict(GOOD))
+    refused = write_run(tmp_path / "s", "2", loss="hinge", seed=2, status="failed", iterations=0)
+    (refused / "config.yaml").unlink()
+    (refused / "metrics.csv").unlink()
+    record = json.loads((refused / "summary.json").read_text())
+    record["config"] = {"seed": 2, "iterations": 400, "n_critic": 0, "eval": {"num_samples": 2500}}
+    (refused / "summary.json").write_text(json.dumps(record))
+    result = compare([tmp_path / "s"], by=["loss"], out=tmp_path / "out", plots=False)
+    assert not [w for w in result.warnings if "mixes" in w], result.warnings
+    assert result.stats[0].failed == 1
+    # a budget that really differs is still told
+    record["config"]["iterations"] = 300
+    (refused / "summary.json").write_text(json.dumps(record))
+    result = compare([tmp_path / "s"], by=["loss"], out=tmp_path / "out", plots=False)
+    assert "group hinge mixes iteration budgets: 300, 400: the comparison is unfair" in result.warnings
+
+
+def test_a_file_is_refused_not_its_directory_compared(tmp_path, capsys):
+    write_run(tmp_path / "runs", "a", loss="hinge", metrics=dict(GOOD))
+    summary = tmp_path / "runs" / "a" / "summary.json"
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main([str(summary)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"ganbench-compare: error: {summary} is a file, not a directory: give a run directory or a " \
+                  "multirun directory\n"  # fmt: skip
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ganbench.compare.groups import DEFAULT_BY, group_runs, resolve_directions
-from ganbench.compare.plots import plot_budget, plot_metric
+from ganbench.compare.plots import UnplottableError, plot_budget, plot_metric
 from ganbench.compare.records import CompareError, Run, find_runs
 from ganbench.compare.stats import BudgetCurve, GroupStats, Significance, budget_curves, significance, summarize
 from ganbench.compare.tables import (
@@ -68,18 +68,24 @@ def counted_runs(paths: Sequence[Path | str]) -> tuple[list[Run], list[str], lis
     return runs, warnings, left_out
 
 
-def _write_plots(out: Path, stats: list[GroupStats], by: list[str], directions, curves) -> list[Path]:
-    files = []
-    for m in metric_names(stats):
-        png = plot_metric(out / f"{m}.png", m, stats, by)
+def _write_plots(out: Path, stats: list[GroupStats], by: list[str], directions, curves) -> tuple[list[Path], list[str]]:
+    """The curve and budget plots written, and a warning for each metric that could not be plotted."""
+    files, warnings = [], []
+    jobs = [lambda m=m: plot_metric(out / f"{m}.png", m, stats, by) for m in metric_names(stats)]
+    jobs += [
+        lambda m=m: plot_budget(out / f"budget_{m}.png", m, directions[m], curves)
+        for m in metric_names(stats)
+        if directions.get(m) is not None
+    ]
+    for job in jobs:
+        try:
+            png = job()
+        except UnplottableError as err:
+            warnings.append(str(err))
+            continue
         if png is not None:
             files.append(png)
-    for m in metric_names(stats):
-        if directions.get(m) is not None:
-            png = plot_budget(out / f"budget_{m}.png", m, directions[m], curves)
-            if png is not None:
-                files.append(png)
-    return files
+    return files, warnings
 
 
 def compare(
@@ -120,7 +126,9 @@ def compare(
         if curves:
             files.append(write_budget_csv(out / "budget.csv", curves))
         if plots:
-            files += _write_plots(out, stats, by, directions, curves)
+            pngs, unplottable = _write_plots(out, stats, by, directions, curves)
+            files += pngs
+            warnings += unplottable
         for r in runs:
             warnings += [f"{p}: row left out" for p in r.problems]
         md = markdown_report(paths, len(runs), by, table, sig_table, caveats, warnings, files)

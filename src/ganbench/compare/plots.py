@@ -12,6 +12,22 @@ from ganbench.compare.records import Run
 from ganbench.compare.stats import BudgetCurve, GroupStats, mean, panels, short_key, stdev
 from ganbench.compare.tables import ARROW
 
+# Matplotlib cannot lay out an axis whose span nears the largest float (its tick and margin
+# arithmetic overflows): a metric with values beyond this gets no plot, and a warning.
+PLOTTABLE = 1e300
+
+
+class UnplottableError(ValueError):
+    """A metric whose values no plot axis can span."""
+
+
+def _check_range(metric: str, values: Sequence[float]) -> None:
+    peak = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
+    if peak > PLOTTABLE:
+        raise UnplottableError(
+            f"metric {metric}: values up to {peak:.3g} are beyond what a plot axis can span: no plot"
+        )
+
 
 def band(curves: Sequence[Sequence[tuple[int, float]]]) -> tuple[list[int], list[float], list[float]]:
     """Mean and standard deviation (ddof = 1; 0 for one run) over runs at each logged iteration."""
@@ -57,7 +73,8 @@ def _curves(runs: Sequence[Run], metric: str) -> list[list[tuple[int, float]]]:
 
 def plot_metric(path: Path, metric: str, stats: Sequence[GroupStats], by: Sequence[str]) -> Path | None:
     """One PNG: ``metric`` against iterations, one panel per dataset, a line per group (the mean over
-    its runs) with a ±1 std band."""
+    its runs) with a ±1 std band. None when no run logged it; :class:`UnplottableError` for values no
+    axis can span."""
     data = {}
     for dataset, members in panels(stats, by).items():
         lines = []
@@ -69,6 +86,7 @@ def plot_metric(path: Path, metric: str, stats: Sequence[GroupStats], by: Sequen
             data[dataset] = lines
     if not data:
         return None
+    _check_range(metric, [y for lines in data.values() for line in lines for y in (*line[3], *line[4])])
     plt, fig, axes = _figure(len(data))
     colours = _colours(plt, sorted({line[0] for lines in data.values() for line in lines}))
     for ax, (dataset, lines) in zip(axes, data.items()):
@@ -87,10 +105,12 @@ def plot_metric(path: Path, metric: str, stats: Sequence[GroupStats], by: Sequen
 
 def plot_budget(path: Path, metric: str, direction: str, curves: Sequence[BudgetCurve]) -> Path | None:
     """One PNG: the expected best ``metric`` of k trials against k, one panel per dataset, a line per
-    group with its 25–75 % band (Lucic et al. 2018, Fig. 4)."""
+    group with its 25–75 % band (Lucic et al. 2018, Fig. 4). None when no curve has the metric;
+    :class:`UnplottableError` for values no axis can span."""
     mine = [c for c in curves if c.metric == metric]
     if not mine:
         return None
+    _check_range(metric, [v for c in mine for p in c.points for v in (p.mean, p.q_low, p.q_high)])
     datasets = sorted({c.dataset for c in mine})
     plt, fig, axes = _figure(len(datasets))
     colours = _colours(plt, sorted({c.group for c in mine}))

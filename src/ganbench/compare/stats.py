@@ -33,26 +33,27 @@ LARGE = 2.0**500
 T = TypeVar("T")
 
 
-def _scaled(fn: Callable[[list[float]], T], values: Sequence[float], rescale: Callable[[T, float], T]) -> T:
-    """``fn(values)``, computed on ``values / 2^e`` and scaled back when the values are large."""
+def _scaled(fn: Callable[[list[float]], T], values: Sequence[float], rescale: Callable[[T, int], T]) -> T:
+    """``fn(values)``, computed on ``values / 2^e`` and scaled back by ``rescale(result, e)`` when
+    the values are large."""
     values = [float(v) for v in values]
     peak = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
     if peak <= LARGE:
         return fn(values)
-    scale = math.ldexp(1.0, math.frexp(peak)[1])
-    return rescale(fn([v / scale for v in values]), scale)
+    exponent = math.frexp(peak)[1]
+    return rescale(fn([math.ldexp(v, -exponent) for v in values]), exponent)
 
 
 def mean(values: Sequence[float]) -> float:
     """The mean of finite values, without overflow for values near the largest float."""
-    return _scaled(statistics.fmean, values, lambda m, s: m * s)
+    return _scaled(statistics.fmean, values, math.ldexp)
 
 
 def stdev(values: Sequence[float]) -> float:
     """The sample standard deviation (ddof = 1), without overflow; NaN for a single value."""
     if len(values) < 2:
         return math.nan
-    return _scaled(statistics.stdev, values, lambda d, s: d * s)
+    return _scaled(statistics.stdev, values, math.ldexp)
 
 
 @dataclass
@@ -70,7 +71,9 @@ def metric_stats(
 ) -> MetricStats:
     best = None if direction is None else (min(values) if direction == "min" else max(values))
     low, high = _scaled(
-        lambda v: bootstrap_ci(v, confidence=confidence, seed=seed), values, lambda ci, s: (ci[0] * s, ci[1] * s)
+        lambda v: bootstrap_ci(v, confidence=confidence, seed=seed),
+        values,
+        lambda ci, e: (math.ldexp(ci[0], e), math.ldexp(ci[1], e)),
     )
     return MetricStats(len(values), mean(values), stdev(values), best, low, high)
 
