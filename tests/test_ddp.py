@@ -58,7 +58,7 @@ def test_metrics_equal_those_of_the_gathered_samples(ddp_run):
     assert got["high_quality"] == pytest.approx(expected["high_quality"], abs=1e-12)
     assert got["reverse_kl"] == pytest.approx(expected["reverse_kl"], rel=1e-6)
     # precision, recall, density, coverage: computed once, on the gathered samples
-    prdc = build_evaluator(cfg.evaluator, dm).metrics(samples)
+    prdc = build_evaluator(cfg.evaluator, dm).evaluate(samples)
     for key in ("precision", "recall", "density", "coverage"):
         assert got[key] == pytest.approx(prdc[key], abs=1e-12), key
     # the two ranks drew different samples (per-rank seeds), not one sample set twice

@@ -15,7 +15,7 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganbench.config import choices, trial_of
 from ganbench.config import override_key as _override_key
 from ganbench.evaluation.builder import build_evaluator
+from ganbench.evaluation.contract import Evaluator
 from ganbench.identity import objective
 from ganbench.loggers import make_loggers, truncate_metrics
 from ganbench.models.checks import check_regularizer_compatible
@@ -374,8 +375,9 @@ def returned_value(cfg: DictConfig, record: dict[str, Any]) -> float | None:
     return value if math.isfinite(value) else worst
 
 
-def describe(summary: dict[str, Any]) -> str:
-    """A few readable lines about a finished run."""
+def describe(summary: dict[str, Any], cfg: DictConfig) -> str:
+    """A few readable lines about a finished run; the evaluator of ``cfg`` says how its metrics read."""
+    evaluator: type[Evaluator] = get_class(cfg.evaluator._target_)
     m = summary.get("metrics", {})
     chosen = {**summary["choices"], **summary.get("objective", {})}
     picked = ", ".join(f"{k}={chosen[k]}" for k in ("dataset", "loss", "regularizer") if k in chosen)
@@ -383,15 +385,8 @@ def describe(summary: dict[str, Any]) -> str:
         f"ganbench: run {summary['status']} after {summary['iterations']} iterations "
         f"in {summary['wall_seconds']:.1f} s ({picked}, seed={summary['seed']})"
     ]
-    if "modes_captured" in m:
-        k = summary.get("info", {}).get("num_modes")
-        lines.append(
-            f"  modes captured: {m['modes_captured']}"
-            + (f" of {k}" if k else "")
-            + f" | high-quality samples: {100 * m['high_quality']:.1f}% | reverse KL: {m['reverse_kl']:.3f}"
-        )
-    elif m:
-        lines.append("  " + ", ".join(f"{k}={v:.4g}" for k, v in m.items()))
+    if m:
+        lines.append("  " + evaluator.summary_line(m, summary.get("info") or {}))
     if summary.get("reason"):
         lines.append(f"  reason: {summary['reason']}")
     if summary.get("plot"):

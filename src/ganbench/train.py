@@ -105,7 +105,7 @@ def train(cfg: DictConfig) -> float | None:
         return _worst(hydra_cfg)
     if rank_zero_only.rank != 0:
         return None
-    print(describe(summary), flush=True)
+    print(describe(summary, cfg), flush=True)
     if summary["status"] == "interrupted":
         signame = summary.get("signal") or "SIGINT"
         if signame in {sig.name for sig in requeue_signals()}:

@@ -95,7 +95,7 @@ def test_toy_metrics_selects_what_is_reported_in_its_order(monkeypatch):
     import ganbench.evaluation.toy as toy
 
     monkeypatch.setattr(toy, "PRDC", None)  # PRDC is not selected, so it is never built
-    got = evaluator.metrics(x)
+    got = evaluator.evaluate(x)
     expected = mode_metrics(x, RING, 0.01)
     assert list(got) == ["reverse_kl", "modes_captured"]
     assert got == {"reverse_kl": expected["reverse_kl"], "modes_captured": 3}
@@ -126,7 +126,7 @@ def test_image_metrics_select_the_extractors_that_are_built(ganbench_cache, tmp_
     assert list(chosen.extractors) == ["domain"] and not chosen.kid and not chosen.prdc
     full = build_evaluator(compose(["+experiment=digits", "evaluator.num_samples=64"]).evaluator, dm)
     samples = torch.rand(64, 1, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    got, everything = chosen.metrics(samples), full.metrics(samples)
+    got, everything = chosen.evaluate(samples), full.evaluate(samples)
     assert list(got) == ["domain_fid", "classes_covered"]
     assert got == {k: everything[k] for k in got}
     # and without the selection, the missing weights file is refused when the evaluator is built

@@ -55,7 +55,7 @@ def test_real_halves_are_close_and_fid_grows_with_noise(digits):
 def test_metrics_of_real_images_are_those_of_real_images(digits):
     dm, evaluator = digits
     images, _ = dm.labelled("all")
-    m = evaluator.metrics(images.float() / 127.5 - 1)
+    m = evaluator.evaluate(images.float() / 127.5 - 1)
     assert m["domain_fid"] == pytest.approx(0.0, abs=1e-6)  # the same images as the cached statistics
     assert m["classes_covered"] == 10 and m["recognised"] > 0.9 and m["class_kl"] < 0.01
     assert m["classifier_is"] > 9.0 and evaluator.info() == {"num_classes": 10}
@@ -112,7 +112,7 @@ def test_offline_inception_weights_load_through_the_config(no_network, tmp_path,
     assert saved.keys() == loaded.keys() and all(torch.equal(saved[k], loaded[k]) for k in saved)
     assert extractor.net.use_antialias is False  # the published-FID resize
     samples = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    m = evaluator.metrics(samples)
+    m = evaluator.evaluate(samples)
     assert set(m) == {"fid"} and m["fid"] >= 0
     assert any(p.name.startswith("digits_all_16px_inception-") for p in (ganbench_cache / "real").iterdir())
 

@@ -149,7 +149,7 @@ def test_toy_evaluator_reports_prdc_against_its_own_seeded_real_set():
     evaluator = ToyEvaluator(centers, sigma, num_samples=1000, real_seed=3)
     state = torch.get_rng_state()
     fake = GaussianMixture2D(centers[:4], sigma).sample(1000, torch.Generator().manual_seed(1))
-    m = evaluator.metrics(fake)
+    m = evaluator.evaluate(fake)
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG is never touched
     real = GaussianMixture2D(centers, sigma).sample(1000, torch.Generator().manual_seed(3))
     expected = reference(real, fake)
@@ -165,10 +165,10 @@ def test_toy_evaluator_counts_non_finite_samples_against_precision():
     evaluator = ToyEvaluator(centers, 0.01, num_samples=400)
     good = evaluator.real_samples()
     bad = torch.cat([good[:300], torch.full((100, 2), float("nan"))])
-    m = evaluator.metrics(bad)
+    m = evaluator.evaluate(bad)
     assert m["precision"] == pytest.approx(0.75)  # the 300 real points lie in the real manifold
     assert 0.5 < m["recall"] < 1.0
-    assert evaluator.metrics(torch.full((400, 2), float("nan")))["recall"] == 0.0
+    assert evaluator.evaluate(torch.full((400, 2), float("nan")))["recall"] == 0.0
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +201,7 @@ def test_image_evaluator_computes_prdc_on_the_features_fid_extracted(digits_eval
     evaluator.real_features("domain", torch.device("cpu"))  # cached before counting
     evaluator.extractors["domain"] = Counting()
     try:
-        m = evaluator.metrics(fake)
+        m = evaluator.evaluate(fake)
     finally:
         evaluator.extractors["domain"] = extractor
     assert sum(seen) == 500  # one extraction pass for FID, KID, the classifier metrics and PRDC
@@ -216,5 +216,5 @@ def test_image_evaluator_computes_prdc_on_the_features_fid_extracted(digits_eval
 
 def test_tiny_evaluations_go_without_prdc():
     evaluator = ToyEvaluator(ring_centers(8), 0.01, num_samples=5)  # k = 5 needs at least 6 samples
-    m = evaluator.metrics(evaluator.real_samples())
+    m = evaluator.evaluate(evaluator.real_samples())
     assert set(m) == set(evaluator.directions) == {"modes_captured", "high_quality", "reverse_kl", "mode_tv"}

@@ -66,7 +66,7 @@ def test_evaluator_plot_writes_png(tmp_path):
     path = ev.plot(C.repeat(3, 1), tmp_path / "plots" / "s.png", "title")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert ev.info() == {"num_modes": 8}
-    assert set(ev.metrics(C)) == set(ev.directions)
+    assert set(ev.evaluate(C)) == set(ev.directions)
 
 
 def test_mode_tv_of_a_known_mixture_of_on_and_off_mode_samples():

@@ -39,7 +39,7 @@ def test_ddp_image_metrics_are_those_of_the_gathered_samples(ddp_digits):
     per_rank = -(-N // 2)
     parts = [run.sample(per_rank, seed=cfg.eval.seed + rank) for rank in range(2)]
     samples = torch.cat(parts)[:N]
-    expected = build_evaluator(cfg.evaluator, instantiate(cfg.dataset)).metrics(samples)
+    expected = build_evaluator(cfg.evaluator, instantiate(cfg.dataset)).evaluate(samples)
     got = summary["metrics"]
     assert got.keys() == expected.keys()
     # features come from per-rank batches of 151 instead of one batch: float32 round-off only

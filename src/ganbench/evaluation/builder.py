@@ -14,9 +14,7 @@ def build_evaluator(config: DictConfig, datamodule: Any) -> Any:
     A class with a ``from_datamodule(datamodule, **settings)`` classmethod (ganbench's
     :class:`~ganbench.evaluation.toy.ToyEvaluator` and :class:`~ganbench.evaluation.images.ImageEvaluator`)
     takes from the datamodule what it needs; any other class is called with ``datamodule=`` and the
-    settings. The result must provide ``num_samples``, ``directions``, ``info()``,
-    ``metrics(samples)`` and ``plot(samples, path, title)`` (see
-    :class:`~ganbench.training.callbacks.EvaluationCallback`).
+    settings. The result is an :class:`~ganbench.evaluation.contract.Evaluator`.
     """
     factory = instantiate(config, _partial_=True, _convert_="all")  # functools.partial(cls, **settings)
     from_datamodule = getattr(factory.func, "from_datamodule", None)

@@ -1,4 +1,8 @@
-"""Sample grids: the first samples of the fixed evaluation noise, saved as a PNG."""
+"""Sample grids: the first samples of the fixed evaluation noise, saved as a PNG.
+
+The grid's pixels are made here (torch); the PNG is written by :func:`grid_png` (numpy and PIL
+only), which :mod:`ganbench.rendering`'s worker process may run.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,15 @@ import math
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from torch import Tensor
+import numpy as np
 
-from ganbench.evaluation.features import to_uint8
+from ganbench.rendering import RenderJob, render
 from ganbench.summary import readable_mode
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 def image_grid(samples: Tensor, nrow: int | None = None, padding: int = 2, min_size: int = 256) -> Tensor:
@@ -18,6 +26,8 @@ def image_grid(samples: Tensor, nrow: int | None = None, padding: int = 2, min_s
     ``padding`` white pixels between cells, enlarged by an integer factor (nearest neighbour) so
     the grid is at least ``min_size`` pixels wide."""
     from torchvision.utils import make_grid
+
+    from ganbench.evaluation.features import to_uint8
 
     images = to_uint8(samples).cpu()
     nrow = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))
@@ -28,8 +38,8 @@ def image_grid(samples: Tensor, nrow: int | None = None, padding: int = 2, min_s
     return grid.permute(1, 2, 0).contiguous()
 
 
-def save_grid(samples: Tensor, path: Path, title: str = "", nrow: int | None = None) -> Path:
-    """Write :func:`image_grid` of ``samples`` to ``path`` (PNG, with ``title`` as its Title text
+def grid_png(path: Path, pixels: np.ndarray, title: str = "") -> Path:
+    """Write the uint8 (H, W, 3) ``pixels`` to ``path`` (PNG, with ``title`` as its Title text
     chunk), atomically."""
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
@@ -39,7 +49,7 @@ def save_grid(samples: Tensor, path: Path, title: str = "", nrow: int | None = N
     info = PngInfo()
     if title:
         info.add_text("Title", title)
-    image = Image.fromarray(image_grid(samples, nrow).numpy())
+    image = Image.fromarray(np.asarray(pixels))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
     os.close(fd)
     try:
@@ -50,6 +60,18 @@ def save_grid(samples: Tensor, path: Path, title: str = "", nrow: int | None = N
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def grid_job(samples: Tensor, path: Path, title: str = "", nrow: int | None = None) -> RenderJob:
+    """:func:`image_grid` of ``samples``, to be written to ``path`` by :func:`grid_png`."""
+    pixels = image_grid(samples, nrow).numpy()
+    return RenderJob("ganbench.evaluation.grid:grid_png", Path(path), {"pixels": pixels, "title": title})
+
+
+def save_grid(samples: Tensor, path: Path, title: str = "", nrow: int | None = None) -> Path:
+    """Write :func:`image_grid` of ``samples`` to ``path`` (PNG, with ``title`` as its Title text
+    chunk), atomically."""
+    return render(grid_job(samples, path, title, nrow))
 
 
 def grid_cell(grid: Tensor, index: int, nrow: int, size: int, padding: int = 2, scale: int = 1) -> Tensor:

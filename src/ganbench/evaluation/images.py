@@ -23,12 +23,14 @@ import torch
 from torch import Tensor
 
 from ganbench.evaluation.cache import load_or_compute
+from ganbench.evaluation.contract import Evaluator
 from ganbench.evaluation.domain import DomainExtractor, classifier_metrics
 from ganbench.evaluation.features import InceptionExtractor, cache_root
 from ganbench.evaluation.fid import FeatureDistance, inception_score
-from ganbench.evaluation.grid import save_grid
+from ganbench.evaluation.grid import grid_job
 from ganbench.evaluation.prdc import DC_K, PRDC
 from ganbench.evaluation.selection import bound_settings, select_metrics
+from ganbench.rendering import RenderJob
 
 log = logging.getLogger("ganbench")
 
@@ -121,7 +123,7 @@ def metric_part(name: str) -> tuple[str, str]:
     return extractor, base
 
 
-class ImageEvaluator:
+class ImageEvaluator(Evaluator):
     """Metrics of generated images against a datamodule's real images, and sample grids.
 
     Args:
@@ -308,7 +310,7 @@ class ImageEvaluator:
         return {"num_classes": self.extractors["domain"].num_classes} if "domain" in self.extractors else {}
 
     @torch.no_grad()
-    def metrics(self, samples: Tensor) -> dict[str, float]:
+    def evaluate(self, samples: Tensor) -> dict[str, float]:
         """All configured metrics of ``samples`` (N, C, R, R) in [−1, 1]."""
         if tuple(samples.shape[1:]) != self.data_shape:
             raise ValueError(
@@ -334,6 +336,6 @@ class ImageEvaluator:
         self.last_seconds = time.perf_counter() - start
         return {name: out[name] for name in self.directions}
 
-    def plot(self, samples: Tensor, path: Path, title: str = "") -> Path:
-        """Save the first ``grid_size`` samples as a PNG grid at ``path``."""
-        return save_grid(samples[: self.grid_size], Path(path), title)
+    def plot_job(self, samples: Tensor, path: Path, title: str = "") -> RenderJob:
+        """The first ``grid_size`` samples as a PNG grid at ``path``."""
+        return grid_job(samples[: self.grid_size], Path(path), title)

@@ -22,15 +22,17 @@ mixture with a private seeded generator (``real_seed``), so the training RNG is 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from ganbench.evaluation.contract import Evaluator
 from ganbench.evaluation.prdc import DC_K, PRDC
 from ganbench.evaluation.selection import bound_settings, select_metrics
-from ganbench.rendering import RenderJob, render
+from ganbench.rendering import RenderJob
 
 
 def mode_metrics(samples: Tensor, centers: Tensor, sigma: float) -> dict[str, float]:
@@ -59,16 +61,16 @@ def mode_metrics(samples: Tensor, centers: Tensor, sigma: float) -> dict[str, fl
     }
 
 
-class ToyEvaluator:
+class ToyEvaluator(Evaluator):
     """Computes :func:`mode_metrics`, precision/recall/density/coverage and the scatter plot for a
     Gaussian mixture with mode ``centers`` (K×2) and standard deviation ``sigma``.
 
     The real reference set of :class:`~ganbench.evaluation.prdc.PRDC` has as many points as each
     evaluation has samples (``num_samples``), drawn once with ``torch.Generator().manual_seed(real_seed)``.
-    ``metrics`` (a list of names, or None for all) selects what :meth:`metrics` returns; PRDC is
+    ``metrics`` (a list of names, or None for all) selects what :meth:`evaluate` returns; PRDC is
     not computed when none of its four metrics is selected.
 
-    ``directions`` declares, for every metric :meth:`metrics` returns, whether higher (``"max"``)
+    ``directions`` declares, for every metric :meth:`evaluate` returns, whether higher (``"max"``)
     or lower (``"min"``) is better; :meth:`info` gives facts about the benchmark (the number of
     modes), which are not metrics. Built from the run's datamodule by :meth:`from_datamodule`.
     """
@@ -129,7 +131,7 @@ class ToyEvaluator:
     def num_modes(self) -> int:
         return self.centers.shape[0]
 
-    def metrics(self, samples: Tensor) -> dict[str, float]:
+    def evaluate(self, samples: Tensor) -> dict[str, float]:
         """The selected metrics (:attr:`directions`) of ``samples`` (N×2)."""
         out = self._all_metrics(samples)
         return {name: out[name] for name in self.directions}
@@ -171,6 +173,16 @@ class ToyEvaluator:
             },
         )
 
-    def plot(self, samples: Tensor, path: Path, title: str = "") -> Path:
-        """Scatter ``samples`` over the mode centres (with their 3σ circles) into a PNG."""
-        return render(self.plot_job(samples, path, title))
+    @classmethod
+    def summary_line(cls, metrics: Mapping[str, Any], info: Mapping[str, Any]) -> str:
+        """``modes captured: 8 of 8 | high-quality samples: 48.2% | reverse KL: 0.009`` (every
+        metric, ``name=value``, when one of these three was not selected)."""
+        if not all(name in metrics for name in ("modes_captured", "high_quality", "reverse_kl")):
+            return super().summary_line(metrics, info)
+        k = info.get("num_modes")
+        return (
+            f"modes captured: {metrics['modes_captured']}"
+            + (f" of {k}" if k else "")
+            + f" | high-quality samples: {100 * float(metrics['high_quality']):.1f}%"
+            + f" | reverse KL: {float(metrics['reverse_kl']):.3f}"
+        )

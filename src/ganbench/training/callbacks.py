@@ -87,14 +87,12 @@ class EvaluationCallback(Callback):
     the (EMA) generator with a fixed seed, compute the evaluator's metrics, log them against the
     iteration, and save the evaluator's plot under ``plot_dir``.
 
-    ``evaluator`` needs ``metrics(samples) -> dict`` and ``plot(samples, path, title) -> Path``,
-    a ``num_samples`` attribute, ``directions`` (metric name → ``"max"``, ``"min"`` or None) and
-    ``info() -> dict`` (facts about the benchmark that are not metrics). The plot is also sent to
+    ``evaluator`` is an :class:`~ganbench.evaluation.contract.Evaluator`. The plot is also sent to
     the loggers that show images (TensorBoard, W&B). Evaluation never draws from the training RNG
     streams: they are restored afterwards, whatever the evaluator does (cache misses included).
 
-    With ``background_plots``, an evaluator that also has ``plot_job(samples, path, title)`` (a
-    :class:`~ganbench.rendering.RenderJob`) gets its plots rendered by a worker process
+    With ``background_plots``, the evaluator's ``plot_job`` (a :class:`~ganbench.rendering.RenderJob`)
+    is rendered by a worker process
     (:class:`~ganbench.rendering.BackgroundRenderer`) while training goes on; ``last_plot`` follows
     as they complete, and the end of training waits for them. The last evaluation's plot, and every
     plot when a logger shows images, are rendered at once, as without it.
@@ -188,7 +186,7 @@ class EvaluationCallback(Callback):
         results, samples = [], None
         for repeat in range(self.repeats):
             drawn = self.gathered_samples(trainer, pl_module, repeat)
-            results.append(self.evaluator.metrics(drawn))
+            results.append(self.evaluator.evaluate(drawn))
             samples = drawn if samples is None else samples  # the plot shows the first draw
         metrics = combine_repeats(results, self.evaluator.directions)
         if self.best is not None:
