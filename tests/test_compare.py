@@ -562,6 +562,24 @@ def test_a_refused_job_is_no_other_iteration_budget(tmp_path):
     assert "group hinge mixes iteration budgets: 300, 400: the comparison is unfair" in result.warnings
 
 
+def test_a_refused_job_of_a_real_sweep_is_a_failure_of_the_same_budget(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    overrides = ["trainer.enable_progress_bar=false", "iterations=20", "eval.every=10", "checkpoint.every=null"]
+    done = subprocess.run(
+        [sys.executable, "-m", "ganbench.train", "-m", *overrides, "n_critic=1,0", f"hydra.sweep.dir={tmp_path / 's'}"],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"},
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not (tmp_path / "s" / "1_nonsaturating_none_s0" / "config.yaml").exists()  # refused: n_critic=0
+    result = compare([tmp_path / "s"], out=tmp_path / "out", plots=False)
+    assert [(s.n, s.completed, s.failed) for s in result.stats] == [(2, 1, 1)]
+    assert not [w for w in result.warnings if "mixes" in w], result.warnings
+
+
 def test_a_file_is_refused_not_its_directory_compared(tmp_path, capsys):
     write_run(tmp_path / "runs", "a", loss="hinge", metrics=dict(GOOD))
     summary = tmp_path / "runs" / "a" / "summary.json"
