@@ -589,3 +589,17 @@ def test_a_file_is_refused_not_its_directory_compared(tmp_path, capsys):
     assert err == f"ganbench-compare: error: {summary} is a file, not a directory: give a run directory or a " \
                   "multirun directory\n"  # fmt: skip
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
+
+
+def test_python_dash_m_runs_the_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    write_run(tmp_path / "runs", "a", loss="hinge", metrics=dict(GOOD))
+    done = subprocess.run([sys.executable, "-m", "ganbench.compare", str(tmp_path / "runs"), "--no-plots"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "| hinge | none | 1 | 0% (0/1) | 8 ± n/a |" in done.stdout
+    missing = subprocess.run([sys.executable, "-m", "ganbench.compare", str(tmp_path / "nothing")],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "does not exist" in missing.stderr
