@@ -102,3 +102,16 @@ def test_the_run_summary_line_is_the_evaluators():
     assert describe(summary, _cfg("domain")).splitlines()[1] == "  domain_fid=12.35, recognised=nan"
     summary["metrics"] = {"reverse_kl": 0.25}  # a selection without the toy line's metrics
     assert describe(summary, _cfg("toy")).splitlines()[1] == "  reverse_kl=0.25"
+
+
+def test_a_class_that_is_not_an_evaluator_is_refused_in_one_line(tmp_path):
+    from ganbench.experiment import build
+    from ganbench.validation import ConfigError
+
+    cfg = _cfg("toy", "evaluator._target_=collections.OrderedDict")
+    with pytest.raises(ConfigError) as err:
+        build(cfg, tmp_path)
+    assert "collections.OrderedDict is not an evaluator: subclass ganbench.evaluation.contract.Evaluator" in str(
+        err.value
+    )
+    assert "\n" not in str(err.value)

@@ -7,8 +7,10 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from ganbench.evaluation.contract import Evaluator
 
-def build_evaluator(config: DictConfig, datamodule: Any) -> Any:
+
+def build_evaluator(config: DictConfig, datamodule: Any) -> Evaluator:
     """The evaluator that ``config`` (a ``_target_`` class and its settings) describes, for ``datamodule``.
 
     A class with a ``from_datamodule(datamodule, **settings)`` classmethod (ganbench's
@@ -17,6 +19,11 @@ def build_evaluator(config: DictConfig, datamodule: Any) -> Any:
     settings. The result is an :class:`~ganbench.evaluation.contract.Evaluator`.
     """
     factory = instantiate(config, _partial_=True, _convert_="all")  # functools.partial(cls, **settings)
+    if not (isinstance(factory.func, type) and issubclass(factory.func, Evaluator)):
+        raise TypeError(
+            f"{config.get('_target_')} is not an evaluator: subclass ganbench.evaluation.contract.Evaluator "
+            "(evaluate, plot_job, available_metrics, directions, num_samples)"
+        )
     from_datamodule = getattr(factory.func, "from_datamodule", None)
     if from_datamodule is None:
         return factory(datamodule=datamodule)
