@@ -24,6 +24,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 __all__ = [
+    "LIGHTNING_PLAIN_ATTRIBUTES",
     "AppendingExperimentWriter",
     "appending_csv_experiment",
     "drop_null_anonymous",
@@ -40,6 +41,10 @@ __all__ = [
 foreach_copy_ = torch._foreach_copy_
 foreach_lerp_ = torch._foreach_lerp_
 foreach_norm = torch._foreach_norm
+
+# Attributes Lightning (2.6) writes on a LightningModule around every hook call: plain values, never
+# parameters, submodules or buffers, so GANModule.__setattr__ lets them bypass Module.__setattr__.
+LIGHTNING_PLAIN_ATTRIBUTES = frozenset({"_current_fx_name"})
 
 
 def step_without_lightning_layers(optimizer: Any, closure: Any) -> None:

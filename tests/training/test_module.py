@@ -172,7 +172,9 @@ def test_the_module_is_the_run_clock():
     trainer = fit(module, [torch.randn(8, 2) for _ in range(7)], iterations=7)
     assert trainer.global_step == 21  # 7 iterations of 2 D steps + 1 G step
     assert (module.iteration, module.last_iteration, module.is_last_iteration) == (7, 7, True)
-    open_ended = GANModule(MLPGenerator(), MLPDiscriminator(), NonSaturatingLoss(), g_optimizer=SGD, d_optimizer=SGD)
+    open_ended = GANModule(
+        MLPGenerator(), MLPDiscriminator(), NonSaturatingLoss(), g_optimizer=SGD, d_optimizer=SGD, iterations=None
+    )
     assert open_ended.last_iteration is None and open_ended.lightning_steps() == -1
     assert not open_ended.is_last_iteration
 
@@ -188,3 +190,29 @@ def test_settings_out_of_range_name_their_config_key(setting, key):
         GANModule(MLPGenerator(), MLPDiscriminator(), NonSaturatingLoss(), g_optimizer=SGD, d_optimizer=SGD, **setting)
     message = str(err.value)
     assert message.startswith(f"{key} must be") and f"{key}=" in message and "\n" not in message
+
+
+def test_a_module_built_in_python_has_the_hyperparameters_of_the_default_config():
+    """One default per setting: GANModule's constructor defaults are those `ganbench-train` trains with."""
+    from hydra.utils import instantiate
+
+    from ganbench.config import compose
+
+    cfg = compose([])
+    built = instantiate(
+        cfg.module, generator=MLPGenerator(), discriminator=MLPDiscriminator(), loss=NonSaturatingLoss()
+    )
+    bare = GANModule(MLPGenerator(), MLPDiscriminator(), NonSaturatingLoss(), g_optimizer=SGD, d_optimizer=SGD)
+    expected = {
+        "batch_size": cfg.batch_size,
+        "n_critic": cfg.n_critic,
+        "log_every": cfg.log_every,
+        "grad_clip": cfg.grad_clip,
+        "iterations_per_step": cfg.iterations_per_step,
+        "iterations": cfg.iterations,
+        "callback_metrics_every": cfg.module.callback_metrics_every,
+    }
+    for module in (built, bare):
+        assert {key: getattr(module, key) for key in expected} == expected
+        assert (module.generator_ema.decay, module.generator_ema.start) == (cfg.ema.decay, cfg.ema.start)
+    assert (cfg.batch_size, cfg.ema.decay, cfg.iterations_per_step) == (256, 0.99, 50)  # the documented defaults

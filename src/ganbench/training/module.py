@@ -12,11 +12,12 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from ganbench._compat import step_without_lightning_layers
+from ganbench._compat import LIGHTNING_PLAIN_ATTRIBUTES, foreach_norm, step_without_lightning_layers
 from ganbench.counts import count_errors
 from ganbench.losses.base import GANLoss
 from ganbench.models.latent import sample_latent
 from ganbench.regularizers.base import NoRegularizer, Regularizer
+from ganbench.schema import TrainSchema
 from ganbench.training.direct import plain_backward, plain_optimizer_step
 from ganbench.training.ema import EMAGenerator
 from ganbench.training.finite import FiniteCheck, NonFiniteError
@@ -89,9 +90,12 @@ class _HotState:
         self.log_now = False
 
 
-# Attributes Lightning writes on the module around every hook call: plain values, never parameters,
-# submodules or buffers, so they bypass ``Module.__setattr__``.
-_PLAIN_ATTRIBUTES = frozenset({"_current_fx_name"})
+# The defaults of the root config (ganbench.schema): a module built from Python with no settings
+# trains what `ganbench-train` does.
+_DEFAULTS = TrainSchema()
+# The module's own setting (conf/module/gan.yaml): iterations between training metrics handed to
+# Lightning's callback_metrics when a callback may read them.
+CALLBACK_METRICS_EVERY = 100
 
 
 class GANModule(L.LightningModule):
@@ -131,20 +135,20 @@ class GANModule(L.LightningModule):
         d_optimizer: OptimizerFactory,
         g_scheduler: SchedulerFactory | None = None,
         d_scheduler: SchedulerFactory | None = None,
-        batch_size: int = 64,
-        n_critic: int = 1,
-        ema_decay: float | None = 0.999,
-        ema_start: int = 0,
-        log_every: int = 10,
-        grad_clip: float | None = None,
+        batch_size: int = _DEFAULTS.batch_size,
+        n_critic: int = _DEFAULTS.n_critic,
+        ema_decay: float | None = _DEFAULTS.ema.decay,
+        ema_start: int = _DEFAULTS.ema.start,
+        log_every: int = _DEFAULTS.log_every,
+        grad_clip: float | None = _DEFAULTS.grad_clip,
         real_sampler: RealSampler | None = None,
         check_finite: bool = True,
-        iterations_per_step: int = 1,
+        iterations_per_step: int = _DEFAULTS.iterations_per_step,
         step_boundaries: Sequence[int | None] = (),
         compile: bool = False,
         channels_last: bool = False,
-        iterations: int | None = None,
-        callback_metrics_every: int = 100,
+        iterations: int | None = _DEFAULTS.iterations,
+        callback_metrics_every: int = CALLBACK_METRICS_EVERY,
     ) -> None:
         super().__init__()
         errors = count_errors(
@@ -227,7 +231,7 @@ class GANModule(L.LightningModule):
         self._feeds_callbacks = True  # decided at each fit's start (callbacks_read_metrics)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in _PLAIN_ATTRIBUTES:
+        if name in LIGHTNING_PLAIN_ATTRIBUTES:
             self.__dict__[name] = value
         else:
             super().__setattr__(name, value)
@@ -348,7 +352,7 @@ class GANModule(L.LightningModule):
         if self.grad_clip:
             norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
         elif params:
-            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm([p.grad for p in params])))
+            norm = torch.linalg.vector_norm(torch.stack(foreach_norm([p.grad for p in params])))
         else:
             return
         if log_now:
