@@ -28,8 +28,8 @@ from ganbench.identity import objective
 from ganbench.loggers import make_loggers, truncate_metrics
 from ganbench.models.checks import check_regularizer_compatible
 from ganbench.models.packing import build_discriminator
-from ganbench.rundir import CheckpointError, RunDirLock, load_checkpoint
-from ganbench.summary import FAILURES, RunRecorder, atomic_write_text
+from ganbench.rundir import CheckpointError, RunDirLock, load_checkpoint, override_argument, resume_command
+from ganbench.summary import FAILURES, RunRecorder, atomic_write_text, load_record
 from ganbench.training.callbacks import (
     EvaluationCallback,
     GracefulInterrupt,
@@ -40,6 +40,7 @@ from ganbench.training.callbacks import (
 from ganbench.training.distributed import trainer_arguments, with_per_process_batch
 from ganbench.training.module import GANModule, NonFiniteError, preserved_rng
 from ganbench.training.overhead import NullProfiler
+from ganbench.trusted_targets import untrusted_targets
 from ganbench.validation import ConfigError, validate_config
 from ganbench.wandb_support import image_callbacks
 
@@ -76,7 +77,8 @@ def _building(what: str) -> Iterator[None]:
         raise ConfigError(f"{what}: {message}") from None
 
 
-def build(cfg: DictConfig, run_dir: Path) -> Experiment:
+def build(cfg: DictConfig, run_dir: Path, interrupt: GracefulInterrupt | None = None) -> Experiment:
+    """Instantiate everything ``cfg`` asks for; ``interrupt`` is the run's signal handler (a new one by default)."""
     run_dir = Path(run_dir)
     cfg = with_per_process_batch(cfg)  # batch_size_is=global: each DDP process draws batch_size / processes
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -123,7 +125,7 @@ def build(cfg: DictConfig, run_dir: Path) -> Experiment:
         background_plots=cfg.eval.background_plots,
     )
     checkpoint = IterationCheckpoint(run_dir / "checkpoints", cfg.checkpoint.every)
-    interrupt = GracefulInterrupt()
+    interrupt = interrupt or GracefulInterrupt()
     # one Lightning callback for the three (see IterationEvents); interrupt before checkpoint: see GracefulInterrupt
     callbacks = [IterationEvents(evaluation, interrupt, checkpoint)]
     if cfg.trainer.enable_progress_bar:
@@ -161,33 +163,67 @@ def resolve_resume(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()
 
     With ``resume=<run dir>`` they are the saved run's: the only override allowed beside it is
     ``iterations=N``, which extends the run to N iterations in all (any other would be silently
-    ignored, so it is refused). Without ``resume``, ``cfg`` and ``run_dir`` as given.
+    ignored, so it is refused), and ``<key>._target_=<value>`` confirming a ``_target_`` of the saved
+    config that is not ganbench's own (see :mod:`ganbench.trusted_targets`). A run stopped during
+    start-up, before its first checkpoint, starts again from the beginning. Without ``resume``,
+    ``cfg`` and ``run_dir`` as given.
     """
     if not cfg.get("resume"):
         return cfg, Path(run_dir)
-    run_dir = Path(str(cfg.resume)).expanduser()
-    ignored = [o for o in overrides if _override_key(o) not in ("resume", "iterations")]
+    run_dir = Path(str(cfg.resume)).expanduser().absolute()
+    confirmed = {_override_key(o)[: -len("._target_")]: o.split("=", 1)[1] for o in overrides if _is_target(o)}
+    ignored = [o for o in overrides if _override_key(o) not in ("resume", "iterations") and not _is_target(o)]
     if ignored:
         raise ConfigError(
             f"resume= continues a run with its saved config, so {' '.join(ignored)} would be ignored; "
             "drop them (iterations=N is the one setting that may change: it extends the run), "
             "or start a new run without resume="
         )
+    if not run_dir.is_dir():
+        what = "is a file, not a run directory" if run_dir.exists() else "does not exist"
+        raise ConfigError(f"resume={run_dir}: {what}; give the directory of a ganbench run (it holds config.yaml)")
     last = run_dir / "checkpoints" / "last.ckpt"
-    if not last.is_file():
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"resume={cfg.resume}: {run_dir / 'config.yaml'} not found; is it a ganbench run directory?")
+    if not last.is_file() and not _stopped_during_start_up(run_dir):
         raise ConfigError(
             f"resume={cfg.resume}: there is no {last} to resume from; give the directory of a run that saved "
             "at least one checkpoint (every checkpoint.every iterations)"
         )
-    if not (run_dir / "config.yaml").is_file():
-        raise ConfigError(f"resume={cfg.resume}: {run_dir / 'config.yaml'} not found; is it a ganbench run directory?")
-    saved = OmegaConf.load(run_dir / "config.yaml")
+    try:
+        saved = OmegaConf.load(run_dir / "config.yaml")
+        if not isinstance(saved, DictConfig):
+            raise ValueError("not a mapping")
+        plain = OmegaConf.to_container(saved, resolve=True)
+    except Exception as err:
+        raise ConfigError(f"resume={run_dir}: {run_dir / 'config.yaml'} cannot be read ({one_line(err)})") from None
+    untrusted = untrusted_targets(plain, {f"{k}._target_": v for k, v in confirmed.items()})
+    if untrusted:
+        named = ", ".join(f"{path}={target}" for path, target in untrusted)
+        raise ConfigError(
+            f"resume={run_dir}: its config.yaml names {named}, which is not one of ganbench's own; nothing was run. "
+            f"If you trust it, confirm it on the command line: {resume_command(run_dir)} "
+            + " ".join(shlex.quote(f"{path}={target}") for path, target in untrusted)
+        )
     saved.resume = str(run_dir)
     if "module" not in saved and "module" in cfg:  # saved before conf/module/: the same wiring to its root keys
         saved.module = cfg.module
     if any(_override_key(o) == "iterations" for o in overrides):
         saved.iterations = int(cfg.iterations)
     return saved, run_dir
+
+
+def _is_target(override: str) -> bool:
+    return "=" in override and _override_key(override).endswith("._target_")
+
+
+def _stopped_during_start_up(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds the record of a run stopped before its first checkpoint."""
+    try:
+        record = load_record(run_dir)
+    except (OSError, ValueError):
+        return False
+    return record.status == "interrupted" and record.iterations == 0
 
 
 def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
@@ -200,7 +236,7 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
     """
     last = run_dir / "checkpoints" / "last.ckpt"
     if cfg.get("resume"):
-        return last
+        return last if last.is_file() else None  # none: stopped during start-up (see resolve_resume)
     if not last.is_file():
         return None
     saved_path = run_dir / "config.yaml"
@@ -213,8 +249,8 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
         if diff:
             raise ConfigError(
                 f"{run_dir} already holds a checkpoint of a different run (config differs in: {', '.join(diff)}); "
-                f"choose another hydra.run.dir, or pass resume={shlex.quote(str(run_dir))} to continue that run "
-                "as it was"
+                f"choose another hydra.run.dir, or pass {override_argument('resume', str(run_dir))} to continue "
+                "that run as it was"
             )
     return last
 
@@ -296,37 +332,67 @@ def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool)
         previous=previous,
         trial=trial_of(cfg),
     )
+    interrupt = GracefulInterrupt()
+    interrupt.install()  # Ctrl-C from here until training starts stops the run at once (see GracefulInterrupt)
     try:
-        exp = build(cfg, run_dir)
-    except KeyboardInterrupt:
+        return _train_and_record(cfg, run_dir, ckpt, is_zero, recorder, record_args, interrupt, start)
+    finally:
+        interrupt.restore()
+
+
+def _train_and_record(
+    cfg: DictConfig,
+    run_dir: Path,
+    ckpt: Path | None,
+    is_zero: bool,
+    recorder: RunRecorder,
+    record_args: dict[str, Any],
+    interrupt: GracefulInterrupt,
+    start: float,
+) -> dict[str, Any]:
+    resumed_from = record_args["resumed_from"]
+    try:
+        exp = build(cfg, run_dir, interrupt)
+        if is_zero:
+            atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(_resolved(cfg)))
+            if ckpt is None:
+                for name, text in _hydra_files(cfg).items():
+                    atomic_write_text(run_dir / ".hydra" / name, text)
+                (run_dir / "metrics.csv").unlink(missing_ok=True)
+            else:
+                truncate_metrics(run_dir / "metrics.csv", resumed_from)
         recorder.start(**record_args)
-        recorder.interrupted("SIGINT", None, wall_seconds=round(time.perf_counter() - start, 3))
-        return recorder.record.to_dict()
-    if is_zero:
-        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(_resolved(cfg)))
-        if ckpt is None:
-            for name, text in _hydra_files(cfg).items():
-                atomic_write_text(run_dir / ".hydra" / name, text)
-            (run_dir / "metrics.csv").unlink(missing_ok=True)
-        else:
-            truncate_metrics(run_dir / "metrics.csv", resumed_from)
-    recorder.start(**record_args)
-    evaluator = exp.evaluation.evaluator
-    recorder.update(directions=dict(exp.evaluation.directions), info=dict(evaluator.info()))
+        evaluator = exp.evaluation.evaluator
+        recorder.update(directions=dict(exp.evaluation.directions), info=dict(evaluator.info()))
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) while the run was being built
+        return _interrupted_during_start_up(cfg, run_dir, is_zero, recorder, record_args, interrupt, start)
     try:
         exp.trainer.fit(exp.module, datamodule=exp.datamodule, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
-        status = "interrupted" if exp.interrupt.received else "completed"
+        # a signal after the last iteration (its final checkpoint written) interrupts nothing
+        status = "interrupted" if interrupt.received and not exp.module.is_last_iteration else "completed"
         error: BaseException | None = None
+        if status == "completed" and exp.evaluation.last_iteration != exp.module.iteration:
+            # resumed at its last iteration (killed after the final checkpoint): the final evaluation again
+            exp.evaluation.recall(exp.trainer, exp.module)
     except NonFiniteError as err:
         status, error = "diverged", err
         log.error("run diverged: %s", err)
-    except KeyboardInterrupt as err:  # a Ctrl-C that reached Python before the stop request took hold
-        status, error = "interrupted", err
-        exp.interrupt.received = exp.interrupt.received or "SIGINT"
+    except (KeyboardInterrupt, SystemExit) as err:
+        # a signal during Lightning's set-up, which Lightning turns into sys.exit(1); or a Ctrl-C
+        # that reached Python before the stop request took hold
+        if isinstance(err, SystemExit) and not interrupt.received:
+            status, error = "failed", err
+        else:
+            status, error = "interrupted", err
+            interrupt.received = interrupt.received or "SIGINT"
     except BaseException as err:
         status, error = "failed", err
+    if isinstance(error, NonFiniteError):
+        iterations = error.iteration - 1
+    else:  # before training began (a signal during Lightning's set-up), the checkpoint's
+        iterations = exp.module.iteration if not interrupt.starting else int(resumed_from or 0)
     results = dict(
-        iterations=(error.iteration - 1) if isinstance(error, NonFiniteError) else exp.module.iteration,
+        iterations=iterations,
         metrics=exp.evaluation.last_metrics or recorder.record.metrics,
         directions=dict(exp.evaluation.directions),
         evaluated_at=exp.evaluation.last_iteration or recorder.record.evaluated_at,
@@ -334,22 +400,64 @@ def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool)
         checkpoint=str(exp.checkpoint.last_path) if exp.checkpoint.last_path else None,
         wall_seconds=round(time.perf_counter() - start, 3),
     )
-    if getattr(evaluator, "draws_grid", False):
+    if getattr(exp.evaluation.evaluator, "draws_grid", False):
         results["sample_grid"] = results["plot"]
     if exp.evaluation.best_at:
         results["best_at"] = exp.evaluation.best_at
-    for logger in exp.trainer.loggers:
-        logger.save()
-    if status == "completed":
-        recorder.complete(**results)
-    elif status == "interrupted":
-        recorder.interrupted(exp.interrupt.received or "SIGINT", exp.interrupt.at_iteration, **results)
-    elif status == "diverged":
-        recorder.diverged(str(error), error.iteration, **results)
-    else:
-        recorder.failed(f"{type(error).__name__}: {error}", **results)
+    try:
+        for logger in exp.trainer.loggers:
+            logger.save()
+        if status == "completed":
+            recorder.complete(**results)
+        elif status == "interrupted":
+            at = None if interrupt.starting else interrupt.at_iteration  # None: during start-up
+            recorder.interrupted(interrupt.received or "SIGINT", at, **results)
+        elif status == "diverged":
+            recorder.diverged(str(error), error.iteration, **results)
+        else:
+            recorder.failed(one_line(error), **results)
+    except OSError as write_error:
+        raise RecordWriteError(run_dir, status, error, write_error) from (error or write_error)
+    if status == "failed":
         raise error
     return recorder.record.to_dict()
+
+
+def _interrupted_during_start_up(
+    cfg: DictConfig,
+    run_dir: Path,
+    is_zero: bool,
+    recorder: RunRecorder,
+    record_args: dict[str, Any],
+    interrupt: GracefulInterrupt,
+    start: float,
+) -> dict[str, Any]:
+    """Record a run stopped before training began. Its config is kept beside the record, so that
+    ``resume=<run dir>`` starts it again (from its last checkpoint, or from the beginning)."""
+    interrupt.received = interrupt.received or "SIGINT"
+    interrupt.starting = False  # a second Ctrl-C while recording is ignored
+    if is_zero and not (run_dir / "config.yaml").is_file():
+        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(_resolved(cfg)))
+    recorder.start(**record_args)
+    recorder.interrupted(interrupt.received, None, wall_seconds=round(time.perf_counter() - start, 3))
+    return recorder.record.to_dict()
+
+
+def one_line(error: BaseException) -> str:
+    """``Type: message`` of ``error`` on one line."""
+    message = " ".join(str(error).split())
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+class RecordWriteError(OSError):
+    """The run ended (``status``, with ``error`` when it failed), and even its record could not be
+    written (a full disk, a directory gone read-only): ``write_error`` says why."""
+
+    def __init__(self, run_dir: Path, status: str, error: BaseException | None, write_error: OSError) -> None:
+        self.run_dir, self.status, self.error, self.write_error = Path(run_dir), status, error, write_error
+        ended = f"the run {status}" + (f" ({one_line(error)})" if error is not None else "")
+        lost = f"even its record could not be written in {run_dir}: {one_line(write_error)}"
+        super().__init__(write_error.errno, f"{ended}, and {lost}")
 
 
 def primary_metric(cfg: DictConfig, record: dict[str, Any]) -> str | None:
@@ -385,8 +493,11 @@ def describe(summary: dict[str, Any], cfg: DictConfig) -> str:
         f"ganbench: run {summary['status']} after {summary['iterations']} iterations "
         f"in {summary['wall_seconds']:.1f} s ({picked}, seed={summary['seed']})"
     ]
+    evaluated_at = summary.get("evaluated_at")
+    # an interrupted run's metrics are those of its last evaluation, which may be older than the stop
+    when = f" (evaluation at iteration {evaluated_at})" if m and evaluated_at != summary["iterations"] else ""
     if m:
-        lines.append("  " + evaluator.summary_line(m, summary.get("info") or {}))
+        lines.append("  " + evaluator.summary_line(m, summary.get("info") or {}) + when)
     if summary.get("reason"):
         lines.append(f"  reason: {summary['reason']}")
     if summary.get("plot"):

@@ -267,8 +267,11 @@ def _worker(stdin: BinaryIO, replies: BinaryIO) -> None:
             error = None
         except Exception as exc:  # reported to the training process, which renders the job itself
             error = f"{type(exc).__name__}: {exc}"
-        pickle.dump((seq, error), replies, protocol=pickle.HIGHEST_PROTOCOL)
-        replies.flush()
+        try:
+            pickle.dump((seq, error), replies, protocol=pickle.HIGHEST_PROTOCOL)
+            replies.flush()
+        except BrokenPipeError:  # the training process has gone (killed): nobody is left to tell
+            return
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import pickle
+import re
 import shlex
 import socket
 import time
@@ -108,7 +109,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's notes on pickle protocols: the error below says it all
-            return torch.load(path, map_location=map_location, weights_only=True)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
     except pickle.UnpicklingError:
@@ -117,6 +118,42 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     except Exception as err:  # a truncated or garbled file
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise CheckpointError(_unreadable_message(path, f"{type(err).__name__}: {first}".rstrip(": "))) from None
+    problem = checkpoint_problem(state)
+    if problem:
+        raise CheckpointError(_unreadable_message(path, f"it is not a ganbench checkpoint: {problem}"))
+    return state
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def checkpoint_problem(state: Any) -> str | None:
+    """What a loaded checkpoint lacks, of what resuming reads (Lightning's training state and
+    ganbench's own), or None."""
+    if not isinstance(state, dict):
+        return f"it holds a {type(state).__name__}, not a dict"
+    weights = state.get("state_dict")
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        return "state_dict is missing or holds something other than tensors"
+    for key in ("global_step", "epoch"):
+        if not _is_int(state.get(key)):
+            return f"{key} is missing or not a non-negative integer"
+    if not isinstance(state.get("optimizer_states"), list) or not all(
+        isinstance(o, dict) for o in state["optimizer_states"]
+    ):
+        return "optimizer_states is missing or not a list of optimizer states"
+    for key in ("loops", "callbacks"):
+        if key in state and not isinstance(state[key], dict):
+            return f"{key} is not a dict"
+    own = state.get("ganbench")
+    if not isinstance(own, dict):
+        return "ganbench's own state (key 'ganbench') is missing"
+    if not _is_int(own.get("iteration")):
+        return "ganbench.iteration is missing or not a non-negative integer"
+    if own.get("rng") is None:
+        return "ganbench.rng (the random streams) is missing"
+    return None
 
 
 def newest_intact_checkpoint(directory: Path) -> Path | None:
@@ -125,10 +162,11 @@ def newest_intact_checkpoint(directory: Path) -> Path | None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                torch.load(candidate, map_location="cpu", weights_only=True)
+                state = torch.load(candidate, map_location="cpu", weights_only=True)
         except Exception:
             continue
-        return candidate
+        if checkpoint_problem(state) is None:
+            return candidate
     return None
 
 
@@ -138,14 +176,27 @@ def _unreadable_message(path: Path, reason: str) -> str:
     if intact is None:
         fix = f"no intact iterNNNNNN.ckpt is beside it: start the run again in a new directory (or delete {path})"
     else:
-        cmd = (
-            f"cp {shlex.quote(str(intact))} {shlex.quote(str(path))} && "
-            f"ganbench-train resume={shlex.quote(str(run_dir))}"
-        )
+        cmd = f"cp {shlex.quote(str(intact))} {shlex.quote(str(path))} && {resume_command(run_dir)}"
         fix = f"the newest intact checkpoint is {intact.name}; resume from it with: {cmd}"
     return f"{path} cannot be read safely ({reason}); {fix}"
 
 
+_HYDRA_ESCAPES = {"'": "\\'", "${": "\\${", "": ""}
+
+
+def hydra_quoted(value: str) -> str:
+    """``value`` as a single-quoted Hydra override value that Hydra's lexer and OmegaConf read back
+    unchanged, whatever it holds (spaces, non-ASCII, ``'``, ``"``, ``,``, ``=``, ``[``, ``${``):
+    quotes and ``${`` are escaped, and so are the backslashes just before them or at the end."""
+    escaped = re.sub(r"(\\*)('|\$\{|$)", lambda m: m.group(1) * 2 + _HYDRA_ESCAPES[m.group(2)], value)
+    return f"'{escaped}'"
+
+
+def override_argument(key: str, value: str) -> str:
+    """``key=value`` as one shell word that reaches Hydra as exactly ``value``."""
+    return shlex.quote(f"{key}={hydra_quoted(value)}")
+
+
 def resume_command(run_dir: Path) -> str:
-    """The shell command that resumes ``run_dir`` (quoted for any path)."""
-    return f"ganbench-train resume={shlex.quote(str(run_dir))}"
+    """The shell command that resumes ``run_dir``, quoted for the shell and for Hydra (any path)."""
+    return f"ganbench-train {override_argument('resume', str(run_dir))}"

@@ -282,8 +282,9 @@ class RunRecorder:
             run_dir=str(self.run_dir),
             extra={k: v for k, v in extra.items() if v is not None},
         )
-        if resumed_from is not None and previous is not None:
+        if resumed_from is not None:
             record.resumed_from = int(resumed_from)
+        if resumed_from is not None and previous is not None:
             record.wall_seconds_before = float(previous.wall_seconds) + float(previous.wall_seconds_before or 0.0)
             for key in ("metrics", "directions", "info", "evaluated_at", "plot", "sample_grid"):
                 setattr(record, key, getattr(previous, key))

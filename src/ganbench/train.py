@@ -7,6 +7,7 @@ ganbench-train resume=runs/ring/hinge/2026-11-23_10-00-00
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -21,9 +22,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganbench.bootstrap import setup
 from ganbench.config import conf_dir
-from ganbench.experiment import choices, describe, returned_value, run
+from ganbench.experiment import RecordWriteError, choices, describe, one_line, returned_value, run
 from ganbench.identity import objective
 from ganbench.launchers import limit_job_threads
+from ganbench.preflight import command_line_problem, refuse
 from ganbench.rundir import RunDirBusyError, resume_command
 from ganbench.slurm import requeue, requeue_signals
 from ganbench.summary import SUMMARY_NAME, RunRecorder
@@ -31,6 +33,7 @@ from ganbench.validation import ConfigError, requested_devices
 
 log = logging.getLogger("ganbench")
 _STARTED = time.time() - 1.0  # before Hydra creates the run directory (with slack for coarse timestamps)
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143, "SIGUSR1": 138, "SIGUSR2": 140}
 
 
@@ -75,7 +78,14 @@ def main() -> None:
     """``ganbench-train``: set up the process (resolvers, warning filters: :func:`ganbench.bootstrap.setup`),
     then let Hydra parse the command line and run :func:`train` (once, or per job of a sweep)."""
     setup()
-    train()
+    problem = command_line_problem(sys.argv[1:])
+    if problem:
+        refuse(problem)
+    try:
+        train()
+    except KeyboardInterrupt:  # Ctrl-C before a run began, or in a sweep (each job has recorded itself)
+        print("ganbench: interrupted", file=sys.stderr, flush=True)
+        sys.exit(SIGNAL_EXIT["SIGINT"])
 
 
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
@@ -95,6 +105,18 @@ def train(cfg: DictConfig) -> float | None:
             sys.exit(2)
         if not isinstance(err, RunDirBusyError):
             _record_refusal(cfg, run_dir, err)
+        return _worst(hydra_cfg)
+    except RecordWriteError as err:  # a full disk: one line, not a traceback
+        print(f"ganbench: {err.strerror}", file=sys.stderr, flush=True)
+        if not multirun:
+            sys.exit(1)
+        return _worst(hydra_cfg)
+    except OSError as err:
+        if err.errno not in DISK_ERRORS:
+            raise
+        print(f"ganbench: {one_line(err)} (writing in {run_dir})", file=sys.stderr, flush=True)
+        if not multirun:
+            sys.exit(1)
         return _worst(hydra_cfg)
     except Exception:
         if not multirun:

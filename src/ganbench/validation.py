@@ -4,12 +4,16 @@ with a message that names the key and what to change."""
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import warnings
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationKeyError
+
+# Far beyond any run (a billion iterations), and small enough that every step count fits in 64 bits.
+MAX_ITERATIONS = 10**9
 
 
 class ConfigError(ValueError):
@@ -110,6 +114,10 @@ def validate_config(cfg: DictConfig) -> None:
             errors.append(message)
 
     need(0 <= cfg.seed < 2**32, f"seed must be in [0, 2**32), got {cfg.seed}; use e.g. seed=0")
+    need(
+        1 <= cfg.iterations <= MAX_ITERATIONS,
+        f"iterations must be in [1, {MAX_ITERATIONS:_}], got {cfg.iterations}; use e.g. iterations=2500",
+    )
     need(0 <= cfg.eval.seed < 2**32, f"eval.seed must be in [0, 2**32), got {cfg.eval.seed}")
     if cfg.model.get("channels_last") and "MLP" in str(cfg.model.generator.get("_target_", "")):
         errors.append("model.channels_last=true needs a convolutional model (model=dcgan or model=resnet), not an MLP")
@@ -118,8 +126,8 @@ def validate_config(cfg: DictConfig) -> None:
     for side in ("generator", "discriminator"):  # torch's optimisers accept lr=0 (a frozen player), and refuse
         lr = cfg.optimizer[side].get("lr")  # a negative one only when training starts
         need(
-            lr is None or (isinstance(lr, (int, float)) and lr > 0),
-            f"optimizer.{side}.lr must be > 0, got {lr}; set e.g. optimizer.{side}.lr=2e-4",
+            lr is None or (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0),
+            f"optimizer.{side}.lr must be a finite number > 0, got {lr}; set e.g. optimizer.{side}.lr=2e-4",
         )
 
     acc = cfg.accelerator
@@ -187,14 +195,34 @@ def _evaluator_errors(cfg: DictConfig) -> list[str]:
         errors.append(f"evaluator {name} does not fit {data}; use {fix}, or leave evaluator= to the dataset's default")
         return errors
     available = _class_attr(node, "available_metrics")
-    if available is not None and node.get("metrics") is not None:
+    if available is not None:
         from ganbench.evaluation.selection import select_metrics
 
         settings = {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if not k.startswith("_")}
         try:
-            select_metrics(settings.pop("metrics"), available(**settings), name)
+            selected = select_metrics(settings.pop("metrics", None), available(**settings), name)
         except ValueError as err:
             errors.append(str(err))
         except TypeError as err:  # a key the evaluator does not take
             errors.append(f"evaluator ({name}): {err}")
+        else:
+            errors.extend(_optimized_metric_errors(cfg, selected))
     return errors
+
+
+def _optimized_metric_errors(cfg: DictConfig, selected: dict[str, str | None]) -> list[str]:
+    """``optimized_metric`` names a metric the run reports (a search would otherwise score every
+    trial at the worst value)."""
+    wanted = cfg.get("optimized_metric")
+    if wanted is None:
+        return []
+    from ganbench.evaluation.aggregate import best_directions, repeat_directions
+
+    reported = dict(selected)
+    if cfg.eval.get("repeats", 1) > 1:
+        reported.update(repeat_directions(selected))
+    if cfg.eval.get("best", False):
+        reported.update(best_directions(selected))
+    if str(wanted) in reported:
+        return []
+    return [f"optimized_metric={wanted} is not a metric this run reports; use one of: {', '.join(reported)}"]

@@ -14,14 +14,20 @@ predictions give classifier metrics (for labelled data with K classes, on N gene
 - ``classifier_is``: the Inception Score formula with this classifier,
   exp(E_x KL(p(y|x) ‖ p(y))), between 1 and K (torchmetrics ``InceptionScore``).
 
-The classifier trains in seconds on the digits; its weights are cached on disk next to the real
-statistics, so later runs reuse it.
+The classifier trains in seconds on the digits (about 40 s on a busy CPU; each epoch is logged);
+its weights are cached on disk next to the real statistics, under a key of everything that decides
+them (the data, the recipe's settings and code, the PyTorch version), so later runs reuse it and
+a file built otherwise is rebuilt, never used.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +96,12 @@ def train_classifier(
     max_shift: int = 1,
     holdout: float = 0.2,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[DomainClassifier, float]:
     """Train a :class:`DomainClassifier` on uint8 ``images`` (N, C, R, R) with Adam and small random
     shifts; returns the network (eval mode, frozen) and its accuracy on a seeded held-out
-    ``holdout`` fraction. Runs on the CPU, deterministically, without touching the global RNG."""
+    ``holdout`` fraction. Runs on the CPU, deterministically, without touching the global RNG.
+    ``progress(epoch, epochs)`` is called as each epoch starts."""
     rng = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -107,7 +115,9 @@ def train_classifier(
     steps = epochs * math.ceil(len(train) / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     net.train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        if progress is not None:
+            progress(epoch + 1, epochs)
         order = train[torch.randperm(len(train), generator=rng)]
         for i in range(0, len(order), batch_size):
             idx = order[i : i + batch_size]
@@ -127,6 +137,57 @@ def train_classifier(
     return net, accuracy
 
 
+# Every function and class whose code decides the classifier's weights: part of the cache key.
+def _recipe_source() -> str:
+    return "".join(inspect.getsource(obj) for obj in (DomainClassifier, _shift, train_classifier, uint8_to_signed))
+
+
+def classifier_key(
+    datamodule: Any, split: str, images: Tensor, labels: Tensor, num_classes: int, train_kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """Everything that decides the classifier's weights: the data (a hash of the images and labels
+    themselves, beside the datamodule's identity), the recipe's settings and code (a hash of its
+    source) and the PyTorch version that runs it."""
+    data = hashlib.sha256()
+    for tensor in (images, labels):
+        data.update(str((tensor.dtype, tuple(tensor.shape))).encode())
+        data.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return {
+        "dataset": datamodule.name,
+        "identity": datamodule.identity(),
+        "split": split,
+        "shape": list(images.shape[1:]),
+        "classes": int(num_classes),
+        "train": {k: train_kwargs[k] for k in sorted(train_kwargs)},
+        "data": data.hexdigest(),
+        "code": hashlib.sha256(_recipe_source().encode()).hexdigest(),
+        "torch": torch.__version__,
+        "version": 3,
+    }
+
+
+def _cached_classifier(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The cached classifier at ``path`` if it was built for exactly ``key``; None (rebuild) when it
+    is missing, unreadable or built for something else."""
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:
+        return None
+    if not isinstance(payload, dict) or payload.get("key") != json.dumps(key, sort_keys=True):
+        log.info("the cached classifier %s was built for other data or code: building it again", path.name)
+        return None
+    return payload
+
+
+def _log_epoch(name: str) -> Callable[[int, int], None]:
+    def progress(epoch: int, epochs: int) -> None:
+        log.info("%s domain classifier: epoch %d/%d", name, epoch, epochs)
+
+    return progress
+
+
 class DomainExtractor:
     """Features and logits of a :class:`DomainClassifier` for a labelled datamodule, trained on the
     fly (its ``labelled(split)`` images) or loaded from the cache."""
@@ -142,30 +203,35 @@ class DomainExtractor:
             )
         images, labels = data
         self.num_classes = int(datamodule.num_classes)
-        key = {
-            "dataset": datamodule.name,
-            "identity": datamodule.identity(),
-            "split": split,
-            "shape": list(images.shape[1:]),
-            "classes": self.num_classes,
-            "train": {k: train_kwargs[k] for k in sorted(train_kwargs)},
-            "version": 2,
-        }
+        key = classifier_key(datamodule, split, images, labels, self.num_classes, train_kwargs)
         digest = key_digest(key)
         path = Path(cache_dir) / f"classifier_{datamodule.name}_{images.shape[-1]}px_{digest}.pt"
         width = train_kwargs.get("width", 16)
         num_features = train_kwargs.get("num_features", 64)
         self.net = DomainClassifier(images.shape[1], self.num_classes, width, num_features)
-        if path.is_file():
-            payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = _cached_classifier(path, key)
+        if payload is not None:
             self.net.load_state_dict(payload["state_dict"])
             self.net.eval().requires_grad_(False)
             self.accuracy = float(payload["accuracy"])
         else:
-            net, self.accuracy = train_classifier(images, labels, self.num_classes, **train_kwargs)
+            log.info(
+                "training the %s domain classifier (%d images; first use only, cached in %s)",
+                datamodule.name,
+                len(images),
+                path.parent,
+            )
+            net, self.accuracy = train_classifier(
+                images, labels, self.num_classes, progress=_log_epoch(datamodule.name), **train_kwargs
+            )
             self.net.load_state_dict(net.state_dict())
             self.net.eval().requires_grad_(False)
-            atomic_torch_save({"state_dict": self.net.state_dict(), "accuracy": self.accuracy}, path)
+            payload = {
+                "state_dict": self.net.state_dict(),
+                "accuracy": self.accuracy,
+                "key": json.dumps(key, sort_keys=True),
+            }
+            atomic_torch_save(payload, path)
             log.info(
                 "trained the %s domain classifier: held-out accuracy %.3f (%s)", datamodule.name, self.accuracy, path
             )

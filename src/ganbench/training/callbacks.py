@@ -181,7 +181,17 @@ class EvaluationCallback(Callback):
         with preserved_rng():
             return self._evaluate(trainer, pl_module, iteration)
 
-    def _evaluate(self, trainer: L.Trainer, pl_module: GANModule, iteration: int) -> dict[str, float]:
+    def recall(self, trainer: L.Trainer, pl_module: GANModule) -> dict[str, float]:
+        """The evaluation at ``pl_module``'s current iteration once more, for a run resumed at its
+        last iteration (stopped after its final checkpoint, before its record): the same samples
+        give the same metrics. They are not logged again (the loggers wrote them before that
+        checkpoint), and the plot already drawn is kept. Lightning has put the module back on the
+        CPU: it is evaluated on the device it trained on."""
+        pl_module.to(trainer.strategy.root_device)
+        with preserved_rng():
+            return self._evaluate(trainer, pl_module, pl_module.iteration, log=False)
+
+    def _evaluate(self, trainer: L.Trainer, pl_module: GANModule, iteration: int, log: bool = True) -> dict[str, float]:
         broadcast_buffers(pl_module)  # every rank samples with rank 0's BatchNorm statistics
         results, samples = [], None
         for repeat in range(self.repeats):
@@ -191,8 +201,12 @@ class EvaluationCallback(Callback):
         metrics = combine_repeats(results, self.evaluator.directions)
         if self.best is not None:
             metrics.update(self.best.update(metrics, self.evaluator.directions, iteration))
-        pl_module.log_metrics(metrics, iteration)
-        if trainer.is_global_zero:
+        if log:
+            pl_module.log_metrics(metrics, iteration)
+        drawn = self.plot_dir / f"samples_{iteration:06d}.png"
+        if not log and drawn.is_file():
+            self._note_plot(iteration, drawn)
+        elif trainer.is_global_zero:
             title = f"{type(pl_module.loss).__name__}, iteration {iteration}: " + ", ".join(
                 f"{k}={v:.3g}" for k, v in metrics.items()
             )
@@ -253,9 +267,14 @@ class IterationCheckpoint(Callback):
         path = self.dirpath / name
         tmp = path.with_name(path.name + ".tmp")
         broadcast_buffers(trainer.lightning_module)  # the checkpoint's BatchNorm statistics are every rank's
-        trainer.save_checkpoint(tmp, weights_only=False)
-        if trainer.is_global_zero:
-            os.replace(tmp, path)
+        try:
+            trainer.save_checkpoint(tmp, weights_only=False)
+            if trainer.is_global_zero:
+                os.replace(tmp, path)
+        except BaseException:  # a full disk, a kill signal turned exception: no partial file stays behind
+            if trainer.is_global_zero:
+                tmp.unlink(missing_ok=True)
+            raise
         trainer.strategy.barrier("ganbench_checkpoint")
         return path
 
@@ -274,10 +293,14 @@ class IterationCheckpoint(Callback):
         tmp = path.with_name(path.name + ".tmp")
         tmp.unlink(missing_ok=True)
         try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copyfile(source, tmp)
-        os.replace(tmp, path)
+            try:
+                os.link(source, tmp)
+            except OSError:
+                shutil.copyfile(source, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def on_train_end(self, trainer: L.Trainer, pl_module: GANModule) -> None:
         if not trainer.should_stop:
@@ -287,10 +310,14 @@ class IterationCheckpoint(Callback):
 class GracefulInterrupt(Callback):
     """Turn SIGINT (Ctrl-C) and SIGTERM into a clean stop at the end of the current iteration.
 
-    It sets ``trainer.should_stop``; :class:`IterationCheckpoint` (listed after this callback) then
-    saves ``last.ckpt`` at that iteration boundary, never in a half-done iteration, and the run ends
-    through the normal path with the summary saying ``interrupted``. A second signal while stopping is
-    ignored. The previous handlers are restored when training ends.
+    The handlers are installed for the whole run (:meth:`install`, before the run is built) and
+    restored by :meth:`restore`. Until training starts (building the run, loading data, training a
+    domain classifier, Lightning's own set-up) a signal stops the run at once: the handler raises
+    KeyboardInterrupt, and the run is recorded ``interrupted`` during start-up. From
+    ``on_train_start`` on, it only sets ``trainer.should_stop``; :class:`IterationCheckpoint`
+    (listed after this callback) then saves ``last.ckpt`` at that iteration boundary, never in a
+    half-done iteration, and the run ends through the normal path with the summary saying
+    ``interrupted``. A second signal while stopping is ignored.
     """
 
     reads_callback_metrics = False  # see ganbench.training.overhead.callbacks_read_metrics
@@ -302,19 +329,42 @@ class GracefulInterrupt(Callback):
         self.signals = (*self.SIGNALS, *requeue_signals())
         self.received: str | None = None
         self.at_iteration: int | None = None
+        self.starting = True
         self._previous: dict[int, Any] = {}
+        self._installed_for_training = False
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.received is None:
             self.received = signal.Signals(signum).name
+            if self.starting:
+                raise KeyboardInterrupt(self.received)
 
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.received = None
+    def install(self) -> None:
+        """Listen to the signals from now on (in the main thread; elsewhere the host process handles them)."""
         for sig in self.signals:
+            if sig in self._previous:
+                continue
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread: leave signals to the host process
                 pass
+
+    def restore(self) -> None:
+        """Give the signals back to the handlers they had before :meth:`install`."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.starting = False
+        if not self._previous:  # not installed by the run (a script driving the Trainer itself): for training only
+            self.install()
+            self._installed_for_training = True
+        for sig in self._previous:  # again: Lightning's set-up puts its own SIGTERM handler in front of this one
+            signal.signal(sig, self._handle)
+        if self.received is not None:  # a signal that arrived just before: stop before the first iteration
+            self.at_iteration = pl_module.iteration
+            trainer.should_stop = True
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
         stop = trainer.strategy.reduce_boolean_decision(self.received is not None, all=False)
@@ -323,16 +373,13 @@ class GracefulInterrupt(Callback):
             self.at_iteration = pl_module.iteration
             trainer.should_stop = True
 
-    def _restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous = {}
-
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._restore()
+        if self._installed_for_training:
+            self.restore()
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        self._restore()
+        if self._installed_for_training:
+            self.restore()
 
 
 class IterationProgressBar(TQDMProgressBar):
@@ -349,10 +396,22 @@ class IterationProgressBar(TQDMProgressBar):
         super().__init__(refresh_rate=refresh_rate, **kwargs)
         self.min_interval = min_interval
         self._shown_at = -math.inf
+        self._shown = 0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning does not call on_train_epoch_start when it restarts in the middle of an epoch
+        # (a resumed run): the bar is set up here as well.
+        super().on_train_start(trainer, pl_module)
+        self._count_iterations(pl_module)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)
+        self._count_iterations(pl_module)
+
+    def _count_iterations(self, pl_module: L.LightningModule) -> None:
         bar = self.train_progress_bar
+        if bar is None:
+            return
         bar.total = pl_module.last_iteration
         bar.initial = bar.n = self._shown = pl_module.iteration  # a resumed run starts where it stopped
         bar.set_description("iterations")

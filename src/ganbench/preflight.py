@@ -1,0 +1,82 @@
+"""Checks of the command line and of the output directory that run before Hydra acts on them.
+
+Hydra creates the run directory before the job starts, and looks up an override key as a config
+group file: a run directory that is a file or cannot be written, and an absurdly long key, would
+end in a traceback. Each is refused here in one line, with exit status 2, and nothing written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from hydra.experimental.callback import Callback
+from omegaconf import OmegaConf
+
+from ganbench.config import override_key
+
+MAX_KEY_LENGTH = 255  # a config group file name at most (a longer key is never a real one)
+
+
+def refuse(message: str) -> NoReturn:
+    print(f"ganbench: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def command_line_problem(arguments: Sequence[str]) -> str | None:
+    """What makes the command line unusable before Hydra parses it, or None."""
+    for argument in arguments:
+        if argument.startswith("-"):
+            continue
+        key = override_key(argument)
+        if len(key) > MAX_KEY_LENGTH:
+            return (
+                f"an override key of {len(key):,} characters ({key[:40]}…) is no config key "
+                f"(at most {MAX_KEY_LENGTH}); check the command line"
+            )
+    return None
+
+
+def directory_problem(path: Path, name: str, fix: str) -> str | None:
+    """Why ``path`` (called ``name``) cannot be created and written as a run directory, or None;
+    ``fix`` says what to do instead."""
+    if path.exists() and not path.is_dir():
+        return f"{name}{path} is a file, not a directory; {fix}"
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{name}{path} cannot be created: {existing} is a file; {fix}"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "is read-only" if existing == path else f"cannot be created ({existing} is read-only)"
+        return f"{name}{path} {where}; {fix}"
+    return None
+
+
+class OutputDirectoryCheck(Callback):
+    """Hydra callback: refuse, in one line, a run or sweep directory that cannot be written,
+    before Hydra creates it."""
+
+    def on_run_start(self, config: Any, **kwargs: Any) -> None:
+        run_dir = Path(str(OmegaConf.select(config, "hydra.run.dir"))).absolute()
+        if OmegaConf.select(config, "resume", default=None):
+            name, fix = (
+                "resume=",
+                "give the directory of a ganbench run; a resumed run writes there, so it must be writable",
+            )
+        else:
+            name, fix = "run directory ", "choose a writable one with hydra.run.dir=…"
+        self._check(run_dir, name, fix)
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        sweep_dir = Path(str(OmegaConf.select(config, "hydra.sweep.dir"))).absolute()
+        self._check(sweep_dir, "sweep directory ", "choose a writable one with hydra.sweep.dir=…")
+
+    @staticmethod
+    def _check(path: Path, name: str, fix: str) -> None:
+        problem = directory_problem(path, name, fix)
+        if problem:
+            refuse(problem)
