@@ -19,6 +19,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,21 @@ POINTS = ("building", "start-up", "mid-iteration", "evaluation", "checkpoint-wri
 FAST = {("start-up", "SIGINT"), ("mid-iteration", "SIGTERM"), ("after-final-checkpoint", "SIGKILL")}
 
 
+def fake_srun() -> Path:
+    """A directory holding an ``srun`` (as on a cluster's login node, where Lightning warns about it)."""
+    folder = Path(tempfile.mkdtemp(prefix="fake-slurm-"))
+    (folder / "srun").write_text("#!/bin/sh\nexit 1\n")
+    (folder / "srun").chmod(0o755)
+    return folder
+
+
+SRUN = fake_srun()
+
+
 def environment() -> dict[str, str]:
     return {
         **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": os.pathsep.join([str(BIN), str(SRUN), os.environ.get("PATH", "")]),
         "PYTHONPATH": str(HERE.parent / "src"),
         "OMP_NUM_THREADS": "1",
     }
@@ -106,6 +118,8 @@ def interrupt_and_resume(point: str, signame: str, run_dir: Path, *extra: str) -
     )
     out = first.stdout + first.stderr
     assert "Traceback" not in out, out[-3000:]
+    # only ganbench's own bar, and no advice about srun (ganbench does SLURM itself)
+    assert "Training:" not in out and "Epoch 0" not in out and "srun" not in out, out[-3000:]
     if signame == "SIGKILL":
         assert first.returncode == -9, out[-3000:]
         again = shell(train_command(run_dir, *extra), cwd=cwd)  # the same command continues the run

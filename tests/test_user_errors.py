@@ -48,13 +48,84 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> Non
         (["loss=least_squares", "+loss.aa=1"], ["loss", "aa"]),
         (["evaluator.metrics=[fidd]"], ["fidd", "valid: modes_captured, high_quality"]),
         (["eval.num_samples=100"], ["use evaluator.num_samples="]),
+        (["iterations=99999999999999999999"], ["iterations must be in [1, 1_000_000_000]"]),
+        (["optimizer.discriminator.lr=inf"], ["optimizer.discriminator.lr must be a finite number > 0"]),
+        (["optimized_metric=modes_capture"], ["optimized_metric=modes_capture is not a metric", "modes_captured"]),
+        (["eval.best=true", "optimized_metric=best_mode_tv"], []),  # reported with eval.best: accepted
+        (["a" * 100_000 + "=1"], ["an override key of 100,000 characters"]),
     ],
 )  # fmt: skip
 def test_user_errors_are_one_line_and_write_nothing(tmp_path, overrides, words):
     run_dir = tmp_path / "run"
     done = cli(*SHORT, *overrides, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    if not words:
+        assert done.returncode == 0, done.stderr[-2000:]
+        return
     assert_one_line_error(done, *words)
     assert not run_dir.exists()
+
+
+def test_resume_of_a_file_is_one_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    done = cli(f"resume={tmp_path / 'notes.txt'}", cwd=tmp_path)
+    assert_one_line_error(done, "notes.txt is a file, not a directory")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A directory nobody may write in: a read-only tmpfs for root (who ignores permissions), else mode 0555."""
+    path = tmp_path / "read-only"
+    path.mkdir()
+    if os.geteuid() != 0:
+        path.chmod(0o555)
+        yield path
+        path.chmod(0o755)
+        return
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(path)]).returncode != 0:
+        pytest.skip("root, and no read-only tmpfs can be mounted here")
+    yield path
+    subprocess.run(["umount", str(path)])
+
+
+def test_a_read_only_run_directory_is_one_line(read_only_dir, tmp_path):
+    done = cli(*SHORT, f"hydra.run.dir={read_only_dir / 'run'}", cwd=tmp_path)
+    assert_one_line_error(done, "run directory", "read-only", "hydra.run.dir=")
+    assert list(read_only_dir.iterdir()) == []
+    done = cli(f"resume={read_only_dir}", cwd=tmp_path)
+    assert_one_line_error(done, f"resume={read_only_dir} is read-only")
+    done = cli("-m", *SHORT, "seed=0,1", f"hydra.sweep.dir={read_only_dir / 'sweep'}", cwd=tmp_path)
+    assert_one_line_error(done, "sweep directory", "read-only", "hydra.sweep.dir=")
+
+
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda ckpt: ckpt.pop("ganbench"), ["key 'ganbench'", "is missing"]),
+        (lambda ckpt: ckpt["ganbench"].update(iteration="ten"), ["ganbench.iteration"]),
+        (lambda ckpt: ckpt.update(state_dict=[1, 2]), ["state_dict"]),
+        (lambda ckpt: ckpt.update(global_step=-3), ["global_step"]),
+        (lambda ckpt: ckpt.update(optimizer_states=None), ["optimizer_states"]),
+    ],
+    ids=["no ganbench state", "iteration not an int", "state_dict a list", "negative global_step", "no optimizers"],
+)
+def test_a_checkpoint_that_loads_but_is_not_ganbench_s_is_one_line(existing_run, tmp_path, damage, words):
+    import shutil
+
+    import torch
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(existing_run, run_dir)
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    damage(ckpt)
+    torch.save(ckpt, run_dir / "checkpoints" / "last.ckpt")
+    before = tree(run_dir)
+    done = cli(f"resume={run_dir}", cwd=tmp_path)
+    assert_one_line_error(done, "is not a ganbench checkpoint", *words, "iter000020.ckpt")
+    after = tree(run_dir)
+    assert {k: v for k, v in after.items() if k != "summary.json"} == {
+        k: v for k, v in before.items() if k != "summary.json"
+    }
 
 
 def test_an_empty_image_folder_is_one_line(tmp_path):

@@ -35,6 +35,9 @@ IGNORED_WARNINGS: tuple[str, ...] = (
     # image datamodules restore their data position from the checkpoint themselves (IterationSampler)
     r".*your dataloader is not resumable.*",
     r".*all_gather is deprecated.*",
+    # on a machine with SLURM's tools, outside a job: ganbench starts and requeues SLURM jobs itself
+    # (ganbench.slurm, hydra/launcher=submitit_slurm), never through `srun python …`
+    r"(?s).*The `srun` command is available on your system but is not used.*",
     # ganbench's conf/hydra/launcher/{joblib,submitit_local,submitit_slurm}.yaml keep the plugins' names, so
     # Hydra validates them against the plugins' own schemas (what we want: a mistyped key fails). Hydra
     # announces that matching with a deprecation warning on every run; it is expected here.

@@ -183,13 +183,13 @@ def resolve_resume(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()
         what = "is a file, not a run directory" if run_dir.exists() else "does not exist"
         raise ConfigError(f"resume={run_dir}: {what}; give the directory of a ganbench run (it holds config.yaml)")
     last = run_dir / "checkpoints" / "last.ckpt"
-    if not (run_dir / "config.yaml").is_file():
-        raise ConfigError(f"resume={cfg.resume}: {run_dir / 'config.yaml'} not found; is it a ganbench run directory?")
     if not last.is_file() and not _stopped_during_start_up(run_dir):
         raise ConfigError(
             f"resume={cfg.resume}: there is no {last} to resume from; give the directory of a run that saved "
             "at least one checkpoint (every checkpoint.every iterations)"
         )
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"resume={cfg.resume}: {run_dir / 'config.yaml'} not found; is it a ganbench run directory?")
     try:
         saved = OmegaConf.load(run_dir / "config.yaml")
         if not isinstance(saved, DictConfig):

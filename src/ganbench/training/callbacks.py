@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -388,46 +389,98 @@ class IterationProgressBar(TQDMProgressBar):
 
     It is redrawn at most every ``min_interval`` seconds (and at the last iteration), like tqdm's
     own ``mininterval``: a toy run finishes a step of 10 iterations every ~35 ms, and redrawing at
-    every step cost about 1 % of its time."""
+    every step cost about 1 % of its time. When the output is not a terminal (a log file), every
+    ``file_interval`` seconds. Lightning's own "Training" and "Epoch N" bars never appear. The
+    readout (``d`` and ``g`` losses, ``D(x)``, ``D(G(z))``, ``reg``) keeps as many entries as fit
+    beside a bar of at least ``MIN_BAR`` cells in the terminal's width."""
 
-    SHOWN = ("d_loss", "g_loss", "regularizer", "d_real", "d_fake")
+    SHOWN = (("d_loss", "d"), ("g_loss", "g"), ("d_real", "D(x)"), ("d_fake", "D(G(z))"), ("regularizer", "reg"))
+    BAR = "{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]{postfix}"
+    MIN_BAR = 10
 
-    def __init__(self, refresh_rate: int = 1, min_interval: float = 0.2, **kwargs: Any) -> None:
+    def __init__(
+        self, refresh_rate: int = 1, min_interval: float = 0.2, file_interval: float = 30.0, **kwargs: Any
+    ) -> None:
         super().__init__(refresh_rate=refresh_rate, **kwargs)
         self.min_interval = min_interval
+        self.file_interval = file_interval
         self._shown_at = -math.inf
         self._shown = 0
 
+    def init_train_tqdm(self) -> Any:
+        from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+
+        if not sys.stdout.isatty():
+            self.min_interval = max(self.min_interval, self.file_interval)
+        return Tqdm(
+            desc="iterations:",
+            position=2 * self.process_position,
+            disable=self.is_disabled,
+            leave=True,
+            dynamic_ncols=True,
+            file=sys.stdout,
+            smoothing=0,
+            bar_format=self.BAR,
+            delay=1e-9,  # first drawn by on_train_start, once its total is known (not as "0/?")
+        )
+
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # Lightning does not call on_train_epoch_start when it restarts in the middle of an epoch
-        # (a resumed run): the bar is set up here as well.
+        # (a resumed run): the bar is set up here.
         super().on_train_start(trainer, pl_module)
         self._count_iterations(pl_module)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        super().on_train_epoch_start(trainer, pl_module)
+        # not Lightning's: it would reset the bar to the epoch's batches, as "Epoch N"
         self._count_iterations(pl_module)
 
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        """End the bar's line, so that what follows (the error, the summary) starts on its own."""
+        if self._train_progress_bar is not None:
+            self._train_progress_bar.close()
+
     def _count_iterations(self, pl_module: L.LightningModule) -> None:
-        bar = self.train_progress_bar
+        bar = self._train_progress_bar
         if bar is None:
             return
         bar.total = pl_module.last_iteration
         bar.initial = bar.n = self._shown = pl_module.iteration  # a resumed run starts where it stopped
-        bar.set_description("iterations")
         bar.refresh()
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
         """Count iterations, not Lightning steps (a step may run several iterations)."""
-        bar, n = self.train_progress_bar, pl_module.iteration
+        bar, n = self._train_progress_bar, pl_module.iteration
         if bar is None or not self.is_enabled:
             return
         now = time.monotonic()
         if (n - self._shown >= self.refresh_rate and now - self._shown_at >= self.min_interval) or n == bar.total:
             self._shown, self._shown_at = n, now
             bar.n = n
-            bar.set_postfix(self.get_metrics(trainer, pl_module))  # refreshes the bar
+            bar.set_postfix_str(self.readout(getattr(pl_module, "latest", {}), self._room(bar)))  # refreshes
+
+    @classmethod
+    def _room(cls, bar: Any) -> int | None:
+        """Columns left for the readout beside a bar of MIN_BAR cells; None: no limit (not a terminal)."""
+        if not getattr(bar.fp, "isatty", lambda: False)():
+            return None
+        columns = shutil.get_terminal_size((120, 24)).columns
+        # without ncols, tqdm draws a 10-cell bar; the readout comes after ", "
+        fixed = len(bar.format_meter(**{**bar.format_dict, "postfix": None, "ncols": None})) - 10 + cls.MIN_BAR
+        return columns - 1 - fixed - 2
+
+    @classmethod
+    def readout(cls, latest: dict[str, float], room: int | None = None) -> str:
+        """``d=1.41 g=0.694 D(x)=0.535 …``: as many of the latest values as fit in ``room`` columns."""
+        out = ""
+        for key, label in cls.SHOWN:
+            if key not in latest:
+                continue
+            item = f"{label}={latest[key]:.3g}"
+            candidate = f"{out} {item}" if out else item
+            if room is not None and len(candidate) > room:
+                break
+            out = candidate
+        return out
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
-        latest = getattr(pl_module, "latest", {})
-        return {k: f"{latest[k]:.3g}" for k in self.SHOWN if k in latest}
+        return {}  # the readout is the bar's postfix (see readout)
