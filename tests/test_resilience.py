@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # Short, deterministic runs that exercise every piece of state: both optimisers (Adam moments), an LR
 # scheduler, the EMA, the GP's random interpolation, latents, the real-data stream and n_critic > 1.
 BASE = [
-    "trainer.enable_progress_bar=false",
     "iterations=40",
     "checkpoint.every=10",
     "eval.every=20",
