@@ -11,7 +11,8 @@ import pytest
 from hydra.errors import MissingConfigException
 from hydra.utils import instantiate
 
-from ganbench.config import compose, conf_dir
+from ganbench.config import compose
+from ganbench.paths import conf_dir
 
 GROUPS = ["dataset", "model", "loss", "regularizer", "optimizer", "accelerator", "trainer", "logger"]
 

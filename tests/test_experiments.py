@@ -12,7 +12,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
-from ganbench.config import compose, conf_dir
+from ganbench.config import compose
+from ganbench.paths import conf_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 # (variant, loss class, regularizer class) of the toy study: every loss, and its regularizer as a second variant

@@ -9,7 +9,8 @@ from hydra.utils import instantiate
 from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
 from optuna.distributions import CategoricalDistribution, LogUniformDistribution, UniformDistribution
 
-from ganbench.config import compose, conf_dir
+from ganbench.config import compose
+from ganbench.paths import conf_dir
 
 FILES = sorted(p.stem for p in (conf_dir() / "hparams_search").glob("*.yaml"))
 LOSS = {

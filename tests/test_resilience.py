@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from ganbench.config import compose
+from ganbench.errors import ConfigError
 from ganbench.experiment import run
-from ganbench.validation import ConfigError
 from helpers import assert_same_state, checkpoint_state
 
 ROOT = Path(__file__).resolve().parents[1]

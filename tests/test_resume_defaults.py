@@ -18,9 +18,9 @@ from omegaconf import OmegaConf
 
 from ganbench import summary
 from ganbench.config import compose
+from ganbench.errors import ConfigError
 from ganbench.experiment import RecordWriteError, run
 from ganbench.rundir import hydra_quoted, override_argument, resume_command
-from ganbench.validation import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 # the progress bar is NOT turned off: it is the default

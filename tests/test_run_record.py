@@ -14,11 +14,11 @@ import pytest
 import torch
 
 from ganbench.config import compose
+from ganbench.errors import ConfigError
 from ganbench.experiment import returned_value, run
 from ganbench.identity import component_name, objective, slug
 from ganbench.loggers import truncate_metrics
 from ganbench.summary import RecordError, RunRecord, RunRecorder, load_record, validate, write_record
-from ganbench.validation import ConfigError
 
 PLUGINS = Path(__file__).parent / "plugins"
 SHORT = ["trainer.enable_progress_bar=false", "iterations=20", "eval.every=10", "log_every=5", "checkpoint.every=10"]
@@ -192,7 +192,7 @@ def test_extending_a_run_equals_one_run_of_the_total_length(train, tmp_path):
 def test_ctrl_c_during_start_up_is_recorded_as_interrupted(tmp_path, monkeypatch):
     import ganbench.experiment as experiment
 
-    def interrupted_build(cfg, run_dir):
+    def interrupted_build(cfg, run_dir, interrupt=None):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(experiment, "build", interrupted_build)

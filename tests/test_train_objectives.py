@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from ganbench.config import conf_dir
+from ganbench.paths import conf_dir
 
 LOSSES = sorted(p.stem for p in (conf_dir() / "loss").glob("*.yaml"))
 # the new penalties ride along with some losses instead of adding runs of their own

@@ -25,6 +25,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 __all__ = [
     "LIGHTNING_PLAIN_ATTRIBUTES",
+    "tqdm_train_bar",
     "AppendingExperimentWriter",
     "appending_csv_experiment",
     "drop_null_anonymous",
@@ -45,6 +46,12 @@ foreach_norm = torch._foreach_norm
 # Attributes Lightning (2.6) writes on a LightningModule around every hook call: plain values, never
 # parameters, submodules or buffers, so GANModule.__setattr__ lets them bypass Module.__setattr__.
 LIGHTNING_PLAIN_ATTRIBUTES = frozenset({"_current_fx_name"})
+
+
+def tqdm_train_bar(progress_bar: Any) -> Any | None:
+    """The training bar of a ``TQDMProgressBar``, or None before it is made (Lightning 2.6: the
+    public ``train_progress_bar`` property raises instead of returning None)."""
+    return progress_bar._train_progress_bar
 
 
 def step_without_lightning_layers(optimizer: Any, closure: Any) -> None:

@@ -28,6 +28,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
+from ganbench.counts import ceil_div
+
 IGNORED_WARNINGS: tuple[str, ...] = (
     # Lightning messages that do not apply to ganbench's own loop and logging
     r".*exists and is not empty.*",  # the run directory already holds config.yaml
@@ -80,12 +82,6 @@ def _objective_dir_name(group: str, *, _root_: Any) -> str:
     return objective_dir_name(group, _root_=_root_)
 
 
-def _ceil_div(total: Any, per: Any) -> int:
-    from ganbench.config import ceil_div
-
-    return ceil_div(total, per)
-
-
 def _tasks_per_node(devices: Any) -> int:
     from ganbench.launchers import tasks_per_node
 
@@ -103,7 +99,7 @@ RESOLVERS: dict[str, Callable[..., Any]] = {
     "ganbench_job_dir": _job_dir,
     "ganbench_mul": _mul,
     "ganbench_objective": _objective_dir_name,
-    "ganbench_ceil_div": _ceil_div,
+    "ganbench_ceil_div": ceil_div,
     "ganbench.tasks_per_node": _tasks_per_node,
     "ganbench.gpus_per_node": _gpus_per_node,
 }

@@ -1,13 +1,13 @@
-"""Where the Hydra configs live, and composing them outside a Hydra app."""
+"""Composing the Hydra configs outside a Hydra app, and reading what a composed config chose."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 import ganbench.schema  # noqa: F401  (registers the root schema with Hydra's ConfigStore)
+from ganbench.paths import conf_dir
 
 CHOICE_GROUPS = (
     "dataset",
@@ -20,28 +20,6 @@ CHOICE_GROUPS = (
     "trainer",
     "logger",
 )
-
-
-def ceil_div(total: int, per: int) -> int:
-    """⌈total / per⌉: e.g. GAN iterations covering ``total`` discriminator steps at ``per`` = n_critic
-    D steps per iteration (``iterations: ${ganbench_ceil_div:78125,${n_critic}}``; the resolver is
-    registered by :func:`ganbench.bootstrap.setup`)."""
-    total, per = int(total), int(per)
-    if per < 1:
-        raise ValueError(f"ganbench_ceil_div: the divisor must be >= 1 (n_critic?), got {per}")
-    return -(-total // per)
-
-
-def conf_dir() -> Path:
-    """The ``conf/`` directory: inside the installed wheel, or at the top of a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "conf", here.parents[1] / "conf"):
-        if (candidate / "train.yaml").is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"ganbench cannot find its configs: neither {here / 'conf'} nor {here.parents[1] / 'conf'} "
-        "holds train.yaml. Reinstall ganbench (pip install -e . from a checkout, or the wheel)."
-    )
 
 
 def compose(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
@@ -93,3 +71,13 @@ def trial_of(cfg: DictConfig) -> dict[str, Any] | None:
         if name is not None:
             sampled[name] = o.split("=", 1)[1]
     return {"number": int(hydra_cfg.job.num), "params": sampled}
+
+
+def without_hydra(cfg: DictConfig) -> DictConfig:
+    """The run's config without Hydra's own node (what ``config.yaml`` holds)."""
+    return OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+
+
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    """The run's config without Hydra's node, interpolations resolved, as plain containers."""
+    return OmegaConf.to_container(without_hydra(cfg), resolve=True)

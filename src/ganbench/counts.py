@@ -31,3 +31,13 @@ def check_counts(**counts: int | None) -> None:
     errors = count_errors(**counts)
     if errors:
         raise ValueError("; ".join(errors))
+
+
+def ceil_div(total: int, per: int) -> int:
+    """⌈total / per⌉: e.g. GAN iterations covering ``total`` discriminator steps at ``per`` = n_critic
+    D steps per iteration (``iterations: ${ganbench_ceil_div:78125,${n_critic}}``; the resolver is
+    registered by :func:`ganbench.bootstrap.setup`)."""
+    total, per = int(total), int(per)
+    if per < 1:
+        raise ValueError(f"ganbench_ceil_div: the divisor must be >= 1 (n_critic?), got {per}")
+    return -(-total // per)

@@ -20,8 +20,9 @@ from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from ganbench.config import choices, trial_of
+from ganbench.config import choices, resolved, trial_of, without_hydra
 from ganbench.config import override_key as _override_key
+from ganbench.errors import ConfigError
 from ganbench.evaluation.builder import build_evaluator
 from ganbench.evaluation.contract import Evaluator
 from ganbench.identity import objective
@@ -41,7 +42,7 @@ from ganbench.training.distributed import trainer_arguments, with_per_process_ba
 from ganbench.training.module import GANModule, NonFiniteError, preserved_rng
 from ganbench.training.overhead import NullProfiler
 from ganbench.trusted_targets import untrusted_targets
-from ganbench.validation import ConfigError, validate_config
+from ganbench.validation import validate_config
 from ganbench.wandb_support import image_callbacks
 
 log = logging.getLogger("ganbench")
@@ -206,8 +207,6 @@ def resolve_resume(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()
             + " ".join(shlex.quote(f"{path}={target}") for path, target in untrusted)
         )
     saved.resume = str(run_dir)
-    if "module" not in saved and "module" in cfg:  # saved before conf/module/: the same wiring to its root keys
-        saved.module = cfg.module
     if any(_override_key(o) == "iterations" for o in overrides):
         saved.iterations = int(cfg.iterations)
     return saved, run_dir
@@ -242,9 +241,8 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
     saved_path = run_dir / "config.yaml"
     if saved_path.is_file():
         saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
-        current = _resolved(cfg)
-        # `module` only wires root keys together: a run saved before it existed differs in nothing else
-        keys = (set(saved) | set(current)) - {"resume"} - ({"module"} - set(saved))
+        current = resolved(cfg)
+        keys = (set(saved) | set(current)) - {"resume"}
         diff = sorted(k for k in keys if saved.get(k) != current.get(k))
         if diff:
             raise ConfigError(
@@ -253,10 +251,6 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
                 "that run as it was"
             )
     return last
-
-
-def _resolved(cfg: DictConfig) -> dict[str, Any]:
-    return OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
 
 
 def _hydra_files(cfg: DictConfig) -> dict[str, str]:
@@ -268,7 +262,7 @@ def _hydra_files(cfg: DictConfig) -> dict[str, str]:
         return {}
     hydra_cfg = HydraConfig.get()
     return {
-        "config.yaml": OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])),
+        "config.yaml": OmegaConf.to_yaml(without_hydra(cfg)),
         "hydra.yaml": OmegaConf.to_yaml({"hydra": hydra_cfg}),
         "overrides.yaml": OmegaConf.to_yaml(list(hydra_cfg.overrides.task)),
     }
@@ -354,7 +348,7 @@ def _train_and_record(
     try:
         exp = build(cfg, run_dir, interrupt)
         if is_zero:
-            atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(_resolved(cfg)))
+            atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved(cfg)))
             if ckpt is None:
                 for name, text in _hydra_files(cfg).items():
                     atomic_write_text(run_dir / ".hydra" / name, text)
@@ -437,7 +431,7 @@ def _interrupted_during_start_up(
     interrupt.received = interrupt.received or "SIGINT"
     interrupt.starting = False  # a second Ctrl-C while recording is ignored
     if is_zero and not (run_dir / "config.yaml").is_file():
-        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(_resolved(cfg)))
+        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved(cfg)))
     recorder.start(**record_args)
     recorder.interrupted(interrupt.received, None, wall_seconds=round(time.perf_counter() - start, 3))
     return recorder.record.to_dict()
@@ -468,14 +462,19 @@ def primary_metric(cfg: DictConfig, record: dict[str, Any]) -> str | None:
     return next(iter(directions), None)
 
 
+def worst_value(direction: str) -> float:
+    """The worst value of a metric to ``direction`` (``min``/``minimize`` or ``max``/``maximize``): what
+    a sweeper is handed for a run that produced none."""
+    return float("inf") if str(direction).lower().startswith("min") else float("-inf")
+
+
 def returned_value(cfg: DictConfig, record: dict[str, Any]) -> float | None:
     """The value of :func:`primary_metric` for a sweeper: the worst possible value (±inf, by the
     metric's declared direction) for a run that diverged, failed or has no such metric."""
     name = primary_metric(cfg, record)
     if name is None:
         return None
-    direction = (record.get("directions") or {}).get(name, "max")
-    worst = float("inf") if direction == "min" else float("-inf")
+    worst = worst_value((record.get("directions") or {}).get(name, "max"))
     value = (record.get("metrics") or {}).get(name)
     if record.get("status") in FAILURES or value is None:
         return worst

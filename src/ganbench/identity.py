@@ -21,8 +21,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ganbench.config import conf_dir
-from ganbench.validation import locate
+from ganbench.errors import locate
+from ganbench.paths import conf_dir
 
 OBJECTIVE_GROUPS = ("loss", "regularizer")
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from ganbench.validation import ConfigError
+from ganbench.errors import ConfigError
 
 LOCK_NAME = ".ganbench.lock"
 

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from ganbench.bootstrap import setup
-from ganbench.models.latent import sample_latent
+from ganbench.models.latent import generate
 from ganbench.rundir import load_checkpoint
 from ganbench.summary import RunRecord, load_record
 
@@ -44,14 +44,7 @@ class LoadedRun:
             rng.seed()
         else:
             rng.manual_seed(seed)
-        dim = int(self.generator.latent_dim)
-        distribution = getattr(self.generator, "latent_distribution", "normal")
-        return torch.cat(
-            [
-                self.generator(sample_latent(distribution, min(chunk, n - i), dim, device, rng))
-                for i in range(0, n, chunk)
-            ]
-        )
+        return generate(self.generator, n, rng, device, chunk)
 
 
 def load_run(

@@ -21,15 +21,16 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from ganbench.bootstrap import setup
-from ganbench.config import conf_dir
-from ganbench.experiment import RecordWriteError, choices, describe, one_line, returned_value, run
+from ganbench.config import resolved as resolved_config
+from ganbench.errors import ConfigError, requested_devices
+from ganbench.experiment import RecordWriteError, choices, describe, one_line, returned_value, run, worst_value
 from ganbench.identity import objective
 from ganbench.launchers import limit_job_threads
+from ganbench.paths import conf_dir
 from ganbench.preflight import command_line_problem, refuse
 from ganbench.rundir import RunDirBusyError, resume_command
 from ganbench.slurm import requeue, requeue_signals
 from ganbench.summary import SUMMARY_NAME, RunRecorder
-from ganbench.validation import ConfigError, requested_devices
 
 log = logging.getLogger("ganbench")
 _STARTED = time.time() - 1.0  # before Hydra creates the run directory (with slack for coarse timestamps)
@@ -67,7 +68,7 @@ def _record_refusal(cfg: DictConfig, run_dir: Path, err: ConfigError) -> None:
     except Exception:  # the loss or regularizer config is itself what was refused
         names_run = {}
     try:  # the resolved config travels in the record, so that ganbench-compare can still group the job
-        resolved = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
+        resolved = resolved_config(cfg)
     except Exception:
         resolved = None
     recorder.start(seed=int(cfg.seed), choices=names, objective=names_run, config=resolved)
@@ -143,8 +144,7 @@ def train(cfg: DictConfig) -> float | None:
 
 def _worst(hydra_cfg: DictConfig) -> float:
     """The worst value for the sweeper's direction (a search sweeper records a failed trial so)."""
-    direction = str(OmegaConf.select(hydra_cfg, "sweeper.direction", default="maximize") or "maximize")
-    return float("inf") if direction.lower().startswith("min") else float("-inf")
+    return worst_value(OmegaConf.select(hydra_cfg, "sweeper.direction", default="maximize") or "maximize")
 
 
 def _remove_if_empty(run_dir: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from ganbench.config import conf_dir
+from ganbench.paths import conf_dir
 
 # Classes of these modules only build optimisers and schedulers from parameters and numbers.
 TRUSTED_PREFIXES = ("torch.optim.",)

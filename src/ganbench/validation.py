@@ -3,7 +3,6 @@ with a message that names the key and what to change."""
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import warnings
@@ -12,32 +11,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationKeyError
 
+from ganbench.errors import ConfigError, locate, requested_devices
+
 # Far beyond any run (a billion iterations), and small enough that every step count fits in 64 bits.
 MAX_ITERATIONS = 10**9
-
-
-class ConfigError(ValueError):
-    """The config cannot work; the message lists every problem found and how to fix it."""
-
-
-def locate(target: str) -> Any:
-    """The object a ``_target_`` path names (``pkg.module.Class``), imported quietly: ImportError
-    with the reason when it cannot be found (Hydra's own lookup also logs an error for each try)."""
-    parts = str(target).split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError as err:
-            if err.name and not ".".join(parts[:cut]).startswith(err.name):
-                raise ImportError(str(err)) from None  # the module exists but an import inside it fails
-            continue
-        for name in parts[cut:]:
-            try:
-                obj = getattr(obj, name)
-            except AttributeError:
-                raise ImportError(f"{'.'.join(parts[:cut])} has no {name!r}") from None
-        return obj
-    raise ImportError(f"no module named {parts[0]!r}")
 
 
 def _class_attr(node: Any, attr: str, default: Any = None) -> Any:
@@ -74,16 +51,6 @@ def _check_targets(cfg: DictConfig) -> list[str]:
 
 def _positive_or_null(value: Any) -> bool:
     return value is None or (isinstance(value, (int, float)) and value >= 1)
-
-
-def requested_devices(devices: Any) -> int | None:
-    if isinstance(devices, int):
-        return devices
-    if isinstance(devices, str) and devices.strip().lstrip("-").isdigit():
-        return int(devices)
-    if isinstance(devices, (list, tuple)) or hasattr(devices, "__len__") and not isinstance(devices, str):
-        return len(devices)
-    return None  # "auto"
 
 
 def _check_model_fits_dataset(cfg: DictConfig) -> None:

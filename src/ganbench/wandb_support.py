@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganbench._compat import drop_null_anonymous
 from ganbench.config import choices as config_choices
-from ganbench.config import trial_of
+from ganbench.config import resolved, trial_of
 from ganbench.identity import objective
 
 log = logging.getLogger("ganbench")
@@ -108,8 +108,7 @@ def sweep_group(hydra_node: DictConfig | None) -> str | None:
 
 def run_config(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]:
     """The run's full resolved config (without Hydra's own node) plus its config-group choices."""
-    resolved = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]), resolve=True)
-    return {"choices": dict(choices), **resolved}
+    return {"choices": dict(choices), **resolved(cfg)}
 
 
 def wandb_logger(

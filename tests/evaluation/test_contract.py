@@ -105,8 +105,8 @@ def test_the_run_summary_line_is_the_evaluators():
 
 
 def test_a_class_that_is_not_an_evaluator_is_refused_in_one_line(tmp_path):
+    from ganbench.errors import ConfigError
     from ganbench.experiment import build
-    from ganbench.validation import ConfigError
 
     cfg = _cfg("toy", "evaluator._target_=collections.OrderedDict")
     with pytest.raises(ConfigError) as err:

@@ -14,10 +14,11 @@ import torch
 from hydra.utils import instantiate
 
 from ganbench.config import compose
+from ganbench.errors import ConfigError
 from ganbench.evaluation.builder import build_evaluator
 from ganbench.evaluation.images import ImageEvaluator
 from ganbench.evaluation.toy import ToyEvaluator, mode_metrics
-from ganbench.validation import ConfigError, validate_config
+from ganbench.validation import validate_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

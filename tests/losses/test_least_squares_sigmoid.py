@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from ganbench.errors import ConfigError
 from ganbench.losses import LeastSquaresLoss
-from ganbench.validation import ConfigError
 
 # TF-GAN's test logits (DESIGN.md §8)
 REAL = [-5.0, 1.4, 12.5, 2.7]

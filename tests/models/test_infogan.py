@@ -13,10 +13,10 @@ import torch
 from scipy import stats
 from torch import nn
 
+from ganbench.errors import ConfigError
 from ganbench.models import InfoGANDiscriminator, InfoGANGenerator
 from ganbench.models.checks import BATCHNORM_TYPES
 from ganbench.models.packing import build_discriminator
-from ganbench.validation import ConfigError
 
 
 def lrelu(x):  # compare_gan ops.lrelu: max(x, 0.2 x)

@@ -253,7 +253,7 @@ def test_bias_init_choices():
 
 
 def test_bad_choices_name_the_key():
-    from ganbench.validation import ConfigError
+    from ganbench.errors import ConfigError
 
     with pytest.raises(ConfigError, match="model.generator.upsample='bicubic'.*nearest, bilinear"):
         ResNetGenerator(upsample="bicubic")

@@ -7,9 +7,10 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from ganbench.config import compose, conf_dir
+from ganbench.config import compose
 from ganbench.models.pacgan import Maxout, PacGANDiscriminator, PacGANGenerator
 from ganbench.models.packing import build_discriminator
+from ganbench.paths import conf_dir
 
 
 def test_generator_layout_and_parameter_count():

@@ -11,11 +11,12 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from ganbench.config import compose
+from ganbench.errors import ConfigError
 from ganbench.models import DCGANDiscriminator, MLPDiscriminator, PacGANDiscriminator, ResNetDiscriminator
 from ganbench.models.packing import PackedDiscriminator, build_discriminator, packing_of
 from ganbench.regularizers import DRAGANPenalty, GradientPenalty, R1Penalty
 from ganbench.regularizers.gradient_penalty import interpolate
-from ganbench.validation import ConfigError, validate_config
+from ganbench.validation import validate_config
 
 SHORT = ["iterations=20", "eval.every=10", "evaluator.num_samples=300", "checkpoint.every=10", "log_every=5"]
 

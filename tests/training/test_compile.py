@@ -67,7 +67,8 @@ def test_compiled_run_resumes_exactly(compiled_run, tmp_path):
 
 
 def test_channels_last_needs_a_conv_model():
-    from ganbench.validation import ConfigError, validate_config
+    from ganbench.errors import ConfigError
+    from ganbench.validation import validate_config
 
     with pytest.raises(ConfigError, match="channels_last=true needs a convolutional model"):
         validate_config(compose(["+model.channels_last=true"]))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
+from ganbench.errors import ConfigError
 from ganbench.models import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator
 from ganbench.training.distributed import per_process_batch_size, resolve_sync_batchnorm, trainer_arguments
-from ganbench.validation import ConfigError
 
 
 def acc(kind="gpu", devices=2, nodes=1):

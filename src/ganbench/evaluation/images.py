@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ganbench.counts import ceil_div
 from ganbench.evaluation.cache import load_or_compute
 from ganbench.evaluation.contract import Evaluator
 from ganbench.evaluation.domain import DomainExtractor, classifier_metrics
@@ -47,7 +48,7 @@ def _world() -> tuple[int, int]:
 def shard(n: int, rank: int, world: int) -> tuple[int, int]:
     """[start, stop) of rank ``rank``'s contiguous share of ``n`` items: ⌈n / world⌉ each, the last
     ranks possibly short (or empty)."""
-    per = -(-n // world)
+    per = ceil_div(n, world)
     return min(n, rank * per), min(n, (rank + 1) * per)
 
 
@@ -61,7 +62,7 @@ def sharded(fn, samples: Tensor) -> tuple[Tensor, ...]:
     import torch.distributed as dist
 
     n = samples.shape[0]
-    per = -(-n // world)
+    per = ceil_div(n, world)
     start, stop = shard(n, rank, world)
     local = samples[start:stop]
     if local.shape[0] < per:

@@ -14,11 +14,11 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from ganbench.config import conf_dir
 from ganbench.losses.base import GANLoss
 from ganbench.losses.fgan import FGANLoss
 from ganbench.losses.gradients import gradient_table
 from ganbench.losses.relativistic import RelativisticAverageLoss, RelativisticLoss
+from ganbench.paths import conf_dir
 
 CLASSIC = ("minimax", "nonsaturating", "least_squares", "least_squares_pearson", "hinge", "wasserstein")
 

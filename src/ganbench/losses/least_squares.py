@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ganbench.errors import ConfigError
 from ganbench.losses.base import DivergenceIdentity, GANLoss, check_densities
-from ganbench.validation import ConfigError
 
 SQUASHES = ("none", "sigmoid")
 

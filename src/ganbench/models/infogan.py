@@ -34,8 +34,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ganbench.errors import ConfigError
 from ganbench.models.latent import check_latent_distribution
-from ganbench.validation import ConfigError
 
 OUTPUTS = ("sigmoid", "tanh")
 D_NORMS = ("batch", "layer", "none")

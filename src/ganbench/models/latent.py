@@ -7,9 +7,9 @@ the training loop and the evaluation draw every latent through :func:`sample_lat
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from ganbench.validation import ConfigError
+from ganbench.errors import ConfigError
 
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 
@@ -36,3 +36,15 @@ def sample_latent(
         return torch.rand((n, dim), device=device, generator=generator).mul_(2).sub_(1)
     check_latent_distribution(distribution)
     raise AssertionError("unreachable")
+
+
+def generate(
+    generator: nn.Module, n: int, rng: torch.Generator | None, device: torch.device | str, chunk: int = 2048
+) -> Tensor:
+    """``n`` samples of ``generator`` (as it is: call it in eval mode and under no_grad), its latents
+    drawn from ``rng`` (its ``latent_distribution``, N(0, I) when it declares none) ``chunk`` at a time."""
+    distribution = getattr(generator, "latent_distribution", "normal")
+    dim = int(generator.latent_dim)
+    return torch.cat(
+        [generator(sample_latent(distribution, min(chunk, n - i), dim, device, rng)) for i in range(0, n, chunk)]
+    )

@@ -36,8 +36,8 @@ import math
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganbench.errors import ConfigError
 from ganbench.models.layers import normalization, spectral, stages_for
-from ganbench.validation import ConfigError
 
 UPSAMPLE_MODES = ("nearest", "bilinear")
 SHORTCUT_ACTIVATIONS = ("none", "relu")

@@ -15,6 +15,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 
+from ganbench._compat import tqdm_train_bar
+from ganbench.counts import ceil_div
 from ganbench.evaluation.aggregate import BestTracker, best_directions, combine_repeats, repeat_directions
 from ganbench.rendering import BackgroundRenderer, RenderJob
 from ganbench.slurm import requeue_signals
@@ -245,7 +247,7 @@ class EvaluationCallback(Callback):
         seed = self.seed + repeat * world
         if world == 1:
             return pl_module.sample(n, seed=seed)
-        local = pl_module.sample(-(-n // world), seed=seed + trainer.global_rank)
+        local = pl_module.sample(ceil_div(n, world), seed=seed + trainer.global_rank)
         return pl_module.all_gather(local).flatten(0, 1)[:n]
 
 
@@ -388,8 +390,8 @@ class IterationProgressBar(TQDMProgressBar):
     continues) that shows the latest losses and D outputs.
 
     It is redrawn at most every ``min_interval`` seconds (and at the last iteration), like tqdm's
-    own ``mininterval``: a toy run finishes a step of 10 iterations every ~35 ms, and redrawing at
-    every step cost about 1 % of its time. When the output is not a terminal (a log file), every
+    own ``mininterval``: when a step was 10 iterations (~35 ms of a toy run), redrawing at every
+    step cost about 1 % of the run's time. When the output is not a terminal (a log file), every
     ``file_interval`` seconds. Lightning's own "Training" and "Epoch N" bars never appear. The
     readout (``d`` and ``g`` losses, ``D(x)``, ``D(G(z))``, ``reg``) keeps as many entries as fit
     beside a bar of at least ``MIN_BAR`` cells in the terminal's width."""
@@ -436,11 +438,12 @@ class IterationProgressBar(TQDMProgressBar):
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         """End the bar's line, so that what follows (the error, the summary) starts on its own."""
-        if self._train_progress_bar is not None:
-            self._train_progress_bar.close()
+        bar = tqdm_train_bar(self)
+        if bar is not None:
+            bar.close()
 
     def _count_iterations(self, pl_module: L.LightningModule) -> None:
-        bar = self._train_progress_bar
+        bar = tqdm_train_bar(self)
         if bar is None:
             return
         bar.total = pl_module.last_iteration
@@ -449,7 +452,7 @@ class IterationProgressBar(TQDMProgressBar):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
         """Count iterations, not Lightning steps (a step may run several iterations)."""
-        bar, n = self._train_progress_bar, pl_module.iteration
+        bar, n = tqdm_train_bar(self), pl_module.iteration
         if bar is None or not self.is_enabled:
             return
         now = time.monotonic()

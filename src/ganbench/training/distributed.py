@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganbench.errors import ConfigError, requested_devices
 from ganbench.models.checks import batchnorm_layers
-from ganbench.validation import ConfigError, requested_devices
 
 BATCH_SIZE_IS = ("per_process", "global")
 

@@ -13,9 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from ganbench._compat import LIGHTNING_PLAIN_ATTRIBUTES, foreach_norm, step_without_lightning_layers
-from ganbench.counts import count_errors
+from ganbench.counts import ceil_div, count_errors
 from ganbench.losses.base import GANLoss
-from ganbench.models.latent import sample_latent
+from ganbench.models.latent import generate, sample_latent
 from ganbench.regularizers.base import NoRegularizer, Regularizer
 from ganbench.schema import TrainSchema
 from ganbench.training.direct import plain_backward, plain_optimizer_step
@@ -271,9 +271,9 @@ class GANModule(L.LightningModule):
         k = self.iterations_per_step
         if self.real_sampler is None or k == 1:
             return 1
-        end = -(-first // k) * k  # the first multiple of k at or after `first`
+        end = ceil_div(first, k) * k  # the first multiple of k at or after `first`
         for every in self.step_boundaries:
-            end = min(end, -(-first // every) * every)
+            end = min(end, ceil_div(first, every) * every)
         last = self.last_iteration
         if last is not None:
             end = min(end, last)
@@ -301,10 +301,9 @@ class GANModule(L.LightningModule):
         was_training = net.training
         net.eval()
         try:
-            out = [net(self.sample_latent(min(chunk, n - i), rng)) for i in range(0, n, chunk)]
+            return generate(net, n, rng, self.device, chunk)
         finally:
             net.train(was_training)
-        return torch.cat(out)
 
     def _real_minibatches(self, batch: Any) -> list[Tensor]:
         if self.real_sampler is not None:
@@ -484,11 +483,9 @@ class GANModule(L.LightningModule):
         self.latest = metrics
         self._log_to_loggers(metrics, iteration)
         # To callback_metrics at most once per Lightning step, at log points that are multiples of
-        # callback_metrics_every when a callback may read them, and at the last iteration: each
-        # self.log costs ~0.3-0.6 ms a key on the CPU (Lightning moves its whole result object to the
-        # value's device on every call), which at every log point would be ~6 % of a toy run (see
-        # training/overhead.py). The losses, D outputs and gradient norms; learning rates are
-        # Lightning's LearningRateMonitor's job.
+        # callback_metrics_every when a callback may read them, and at the last iteration: at every
+        # log point self.log would cost ~6 % of a toy run (measured in docs/lightning.md). The
+        # losses, D outputs and gradient norms; learning rates are Lightning's LearningRateMonitor's job.
         if is_last or (self._feeds_callbacks and iteration % self.callback_metrics_every == 0):
             self._monitored = {k: metrics[k] for k in names}
 
