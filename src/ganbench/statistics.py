@@ -184,6 +184,24 @@ def min_two_sided_p(n_a: int, n_b: int) -> float:
     return min(1.0, 2.0 / math.comb(n_a + n_b, n_a))
 
 
+def smallest_holm_p(groups: int, per_group: int) -> float:
+    """The smallest Holm-adjusted p-value that exact two-sided Mann–Whitney tests between every
+    pair of ``groups`` groups of ``per_group`` runs each can give, whatever the data:
+    C(groups, 2) · 2 / C(2 n, n). Holm multiplies the smallest of the m = C(groups, 2) p-values by m,
+    and the smallest exact two-sided p is that of complete separation (:func:`min_two_sided_p`)."""
+    pairs = math.comb(groups, 2)
+    return min(1.0, pairs * min_two_sided_p(per_group, per_group)) if pairs else 1.0
+
+
+def seeds_needed(groups: int, alpha: float = 0.05, runs_per_seed: int = 1) -> int:
+    """The fewest seeds per group (each giving ``runs_per_seed`` runs to the group) with which
+    :func:`smallest_holm_p` reaches ``alpha`` or less."""
+    seeds = 1
+    while smallest_holm_p(groups, seeds * runs_per_seed) > alpha:
+        seeds += 1
+    return seeds
+
+
 def pairwise_mann_whitney(
     groups: Mapping[str, Sequence[float]],
     direction: str,
