@@ -57,6 +57,7 @@ from ganbench.summary import FAILURES, atomic_write_text, load_record
 
 STORAGE = "optuna.db"
 LOCK = ".study.lock"
+LOCK_WAIT_SECONDS = 10.0
 DEFAULT_SEEDS = list(range(100, 110))  # the seed stage: 10 seeds per group unless the study names its own
 ALPHA = 0.05
 
@@ -307,13 +308,13 @@ class StudyBusyError(RuntimeError):
 
 
 @contextlib.contextmanager
-def owning(root: Path, wait: float = 10.0) -> Any:
+def owning(root: Path, wait: float | None = None) -> Any:
     """Hold the study directory's lock (``.study.lock``, ``flock``) while inside; raises
-    :class:`StudyBusyError` when another ``ganbench-study`` (or a run it started, which inherits nothing
-    but may still be stopping) keeps it for ``wait`` seconds."""
+    :class:`StudyBusyError` when another ``ganbench-study`` keeps it for ``wait`` seconds
+    (``LOCK_WAIT_SECONDS``: time for a study just stopped to finish stopping its runs)."""
     root.mkdir(parents=True, exist_ok=True)
     with open(root / LOCK, "a") as handle:
-        deadline = time.monotonic() + wait
+        deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
