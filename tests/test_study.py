@@ -16,6 +16,7 @@ from ganbench.study import (
     load_study_file,
     main,
     mark_best_in_wandb,
+    optuna_trial_number,
     owning,
     sampler_seed,
     trial_overrides,
@@ -275,3 +276,20 @@ def test_a_study_directory_has_one_owner(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is in use by another ganbench-study" in err
     assert main([str(spec), "--dir", str(root), "--dry-run"]) == 0
+
+
+def test_only_the_trials_that_reported_are_candidates(tmp_path):
+    """A run whose trial was stopped before it reported to Optuna (PRUNED on the rerun) is not part
+    of the budget, even when its record says completed."""
+    for pass_dir, job, value in (("from0000", "0", 0.5), ("from0000", "1", 0.1), ("from0002", "0", 0.3)):
+        d = tmp_path / pass_dir / job
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({
+            "status": "completed", "iterations": 1, "seed": 0, "choices": {}, "metrics": {"m": value},
+            "directions": {"m": "min"}}))  # fmt: skip
+    assert optuna_trial_number(tmp_path / "from0002" / "0") == 2
+    assert optuna_trial_number(tmp_path / "from0000" / "1") == 1
+    assert optuna_trial_number(tmp_path / "elsewhere" / "1") is None
+    assert [p.name for p, _ in best_trials(tmp_path, "m", 1)] == ["1"]
+    best = best_trials(tmp_path, "m", 1, counted={0, 2})
+    assert [(p.parent.name, p.name) for p, _ in best] == [("from0002", "0")]

@@ -14,6 +14,8 @@ from pathlib import Path
 import optuna
 import pytest
 
+from ganbench.process_guard import GRACE_SECONDS
+
 ROOT = Path(__file__).resolve().parents[1]
 TRIALS = 2
 
@@ -58,7 +60,7 @@ def processes_of(root: Path, study_pid: int) -> list[str]:
     return found
 
 
-def wait_for_no_processes(root: Path, study_pid: int, timeout: float = 90.0) -> list[str]:
+def wait_for_no_processes(root: Path, study_pid: int, timeout: float) -> list[str]:
     deadline = time.monotonic() + timeout
     while (left := processes_of(root, study_pid)) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -82,7 +84,9 @@ def stop(proc: subprocess.Popen, root: Path, signum: int, after: float) -> tuple
     if proc.poll() is None:
         proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
-    left = wait_for_no_processes(root, proc.pid)
+    # the study stops its runs before it exits; when killed, its guard stops them (SIGTERM, then
+    # SIGKILL after process_guard.GRACE_SECONDS)
+    left = wait_for_no_processes(root, proc.pid, timeout=GRACE_SECONDS + 10 if signum == signal.SIGKILL else 3)
     assert not left, f"still running after {signal.Signals(signum).name}: {left}"
     return proc.returncode, err
 

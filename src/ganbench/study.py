@@ -39,6 +39,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shlex
 import signal
 import sys
@@ -153,6 +154,17 @@ def _trial_counts(storage: Path, study_name: str) -> tuple[int, int]:
     return sum(t.state in finished for t in study.trials), len(study.trials)
 
 
+def _finished_trial_numbers(storage: Path, study_name: str) -> set[int]:
+    """The numbers of the finished (complete or failed) trials of ``study_name``."""
+    study = _load_optuna_study(storage, study_name)
+    if study is None:
+        return set()
+    import optuna
+
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+    return {t.number for t in study.trials if t.state in finished}
+
+
 def abandon_running_trials(storage: Path) -> int:
     """Mark every RUNNING trial of ``storage`` PRUNED; the number marked.
 
@@ -196,11 +208,26 @@ def records(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
     return out
 
 
-def best_trials(directory: Path, metric: str | None, k: int) -> list[tuple[Path, dict[str, Any]]]:
+def optuna_trial_number(run_dir: Path) -> int | None:
+    """The Optuna trial number of a search run of a study, ``search/from<N>/<job>``: a pass that
+    starts with N trials in the storage asks trials N, N + 1, … for its jobs 0, 1, …"""
+    match = re.fullmatch(r"from(\d+)", run_dir.parent.name)
+    if match is None or not run_dir.name.isdigit():
+        return None
+    return int(match.group(1)) + int(run_dir.name)
+
+
+def best_trials(
+    directory: Path, metric: str | None, k: int, counted: set[int] | None = None
+) -> list[tuple[Path, dict[str, Any]]]:
     """The ``k`` best completed search runs under ``directory`` by ``metric`` (the record's
-    declared direction); failed and diverged runs rank last and are never chosen."""
+    declared direction); failed and diverged runs rank last and are never chosen. With
+    ``counted`` (the Optuna numbers of the finished trials), only those trials' runs are candidates:
+    a run whose trial was stopped before it reported is not part of the budget."""
     scored = []
     for run_dir, record in records(directory):
+        if counted is not None and optuna_trial_number(run_dir) not in counted:
+            continue
         name = metric or _optimized_metric(run_dir) or next(iter(record.get("directions") or {}), None)
         value = (record.get("metrics") or {}).get(name)
         if record["status"] in FAILURES or record["status"] != "completed" or not isinstance(value, (int, float)):
@@ -374,7 +401,8 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
                 print(f"ganbench-study: {name}: search, {missing} of {spec['trials']} trials to run", flush=True)
                 if not dry_run:
                     _train(args, root / "logs" / f"{name}.log")
-            chosen = best_trials(where / "search", spec.get("optimized_metric"), int(spec["top_k"]))
+            counted = _finished_trial_numbers(storage, name)
+            chosen = best_trials(where / "search", spec.get("optimized_metric"), int(spec["top_k"]), counted)
             for rank, (trial_dir, record) in enumerate(chosen):
                 seeds = ",".join(str(int(s)) for s in spec["seeds"])
                 trial = trial_overrides(record, trial_dir)
