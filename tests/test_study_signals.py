@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -75,10 +76,22 @@ def trial_states(root: Path) -> dict[str, list[str]]:
     }
 
 
-def stop(proc: subprocess.Popen, root: Path, signum: int, after: float) -> tuple[int, str]:
-    """Send ``signum`` to the study ``after`` seconds into its first run; its exit code and stderr."""
-    deadline = time.monotonic() + 120
-    while not (root / "logs").is_dir() and proc.poll() is None and time.monotonic() < deadline:
+def running_trials(root: Path) -> int:
+    """Trials RUNNING in the study's storage (read with sqlite3: cheap enough to poll)."""
+    try:
+        with sqlite3.connect(f"file:{root / 'optuna.db'}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT count(*) FROM trials WHERE state = 'RUNNING'").fetchone()[0]
+    except sqlite3.Error:  # no storage, or no table yet
+        return 0
+
+
+def stop(proc: subprocess.Popen, root: Path, signum: int, after: float, mid_trial: bool = False) -> tuple[int, str]:
+    """Send ``signum`` to the study ``after`` seconds into its first run (``mid_trial``: after a
+    trial started); its exit code and stderr."""
+    deadline = time.monotonic() + 180
+    while proc.poll() is None and time.monotonic() < deadline:
+        if running_trials(root) if mid_trial else (root / "logs").is_dir():
+            break
         time.sleep(0.2)
     time.sleep(after)
     if proc.poll() is None:
@@ -109,11 +122,12 @@ def finish_and_check(spec: Path, root: Path, losses: list[str]) -> None:
 def test_sigterm_stops_the_run_and_a_rerun_counts_each_trial_once(tmp_path):
     spec = write_spec(tmp_path / "study.yaml", ["hinge"])
     root = tmp_path / "study"
-    code, err = stop(start(spec, root), root, signal.SIGTERM, after=6.0)
+    code, err = stop(start(spec, root), root, signal.SIGTERM, after=1.0, mid_trial=True)
     assert code == 128 + signal.SIGTERM
     assert err.strip().splitlines()[-1].startswith("ganbench-study: stopped by SIGTERM; continue with: ganbench-study ")
     assert "Traceback" not in err
-    assert all("RUNNING" not in trials for trials in trial_states(root).values())
+    # stopped during a trial: that trial is PRUNED (it does not count), none is left RUNNING
+    assert trial_states(root) == {"ring-hinge": ["PRUNED"]}
     finish_and_check(spec, root, ["hinge"])
 
 
@@ -126,7 +140,8 @@ def test_killed_at_random_points_by_every_signal(tmp_path):
     root = tmp_path / "study"
     moments = random.Random(23)
     for signum in (signal.SIGINT, signal.SIGKILL, signal.SIGTERM, signal.SIGKILL, signal.SIGINT):
-        code, err = stop(start(spec, root), root, signum, after=moments.uniform(2.0, 25.0))
+        mid_trial = moments.random() < 0.5
+        code, err = stop(start(spec, root), root, signum, after=moments.uniform(0.0, 15.0), mid_trial=mid_trial)
         if code == 0:
             break  # the study ended before the signal: nothing left to stop
         assert code in (128 + signum, -signal.SIGKILL), (signal.Signals(signum).name, code, err[-2000:])
