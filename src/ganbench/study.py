@@ -18,16 +18,20 @@ The study file (YAML)::
 
     name: toy                      # also the W&B group
     datasets: [ring, grid]
-    trials: 20                     # stage 1, per (dataset, loss)
+    trials: 25                     # stage 1, per (dataset, loss)
     top_k: 1                       # stage 2: configurations per (dataset, loss) …
-    seeds: [100, 101, 102, 103, 104]   # … each re-run on these seeds
+    seeds: [100, 101, 102, 103, 104, 105, 106, 107, 108, 109]   # … each re-run on these (default: 100-109)
+    search_seed: 0                 # optional: each (dataset, loss)'s sampler seed is derived from it
+    share_candidates: false        # optional: true gives every (dataset, loss) the same candidates
+    alpha: 0.05                    # optional: the level the seed stage's tests must be able to reach …
+    allow_underpowered: false      # … or the study is refused (true: run it anyway)
     overrides: [iterations=10000, eval.every=2500]   # for every run
     launcher: [hydra/launcher=joblib]                  # optional: how each sweep runs its jobs
     search_overrides: [hydra.sweeper.n_jobs=2]         # optional: for the searches only (trials at once)
     losses:
       nonsaturating: {search: sigmoid}
       minimax: {search: sigmoid, overrides: [loss=minimax]}
-      wasserstein_gp: {search: wasserstein_gp}
+      wasserstein: {search: wasserstein}
 """
 
 from __future__ import annotations
