@@ -40,6 +40,9 @@ def env() -> dict[str, str]:
 
 
 def start(spec: Path, root: Path) -> subprocess.Popen:
+    # the lock file appears once the study handles SIGTERM and SIGINT (before that, a signal ends
+    # the interpreter at its default action, and nothing has been started that could be left)
+    (root / ".study.lock").unlink(missing_ok=True)
     return subprocess.Popen([sys.executable, "-m", "ganbench.study", str(spec), "--dir", str(root)], env=env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
@@ -86,11 +89,11 @@ def running_trials(root: Path) -> int:
 
 
 def stop(proc: subprocess.Popen, root: Path, signum: int, after: float, mid_trial: bool = False) -> tuple[int, str]:
-    """Send ``signum`` to the study ``after`` seconds into its first run (``mid_trial``: after a
+    """Send ``signum`` to the study ``after`` seconds after it started (``mid_trial``: after a
     trial started); its exit code and stderr."""
     deadline = time.monotonic() + 180
     while proc.poll() is None and time.monotonic() < deadline:
-        if running_trials(root) if mid_trial else (root / "logs").is_dir():
+        if running_trials(root) if mid_trial else (root / ".study.lock").exists():
             break
         time.sleep(0.2)
     time.sleep(after)

@@ -17,14 +17,10 @@ regularizer; the weight is unused when the kind has none (``none``, ``clip``).
 
 from __future__ import annotations
 
-from ganbench.regularizers import (
-    GradientPenalty,
-    NoRegularizer,
-    OneSidedGradientPenalty,
-    Regularizer,
-    SquaredGradientPenalty,
-    WeightClipping,
-)
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ganbench.regularizers import Regularizer
 
 # kind → (the conf/regularizer/ option, the name of its weight there, or None when it has none)
 KINDS: dict[str, tuple[str, str | None]] = {
@@ -41,6 +37,14 @@ def searched_penalty(kind: str = "none", weight: float = 10.0) -> Regularizer:
     where it has one (λ of GP and LP, γ of R1: (γ/2) E‖∇D(x_real)‖²)."""
     if kind not in KINDS:
         raise ValueError(f"regularizer.kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    from ganbench.regularizers import (  # here: torch only where a regularizer is built
+        GradientPenalty,
+        NoRegularizer,
+        OneSidedGradientPenalty,
+        SquaredGradientPenalty,
+        WeightClipping,
+    )
+
     if kind == "gp":
         return GradientPenalty(weight=weight)
     if kind == "r1":

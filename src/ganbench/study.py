@@ -57,7 +57,6 @@ from omegaconf import OmegaConf
 from ganbench.config import override_key
 from ganbench.process_guard import StopRequestedError, run_guarded, stop_signals_raise
 from ganbench.search_space import penalty_overrides
-from ganbench.statistics import seeds_needed, smallest_holm_p
 from ganbench.summary import FAILURES, atomic_write_text, load_record
 
 STORAGE = "optuna.db"
@@ -103,6 +102,8 @@ def design_problem(spec: dict[str, Any]) -> str | None:
     tests Holm-corrected over the pairs (``ganbench-compare``). With g groups of n runs each
     (``top_k`` configurations × the seeds), the smallest Holm-adjusted p any data can give is
     C(g, 2) · 2 / C(2n, n) (:func:`ganbench.statistics.smallest_holm_p`)."""
+    from ganbench.statistics import seeds_needed, smallest_holm_p  # scipy: imported when needed
+
     groups = len(spec["losses"])
     per_group = int(spec["top_k"]) * len(spec["seeds"])
     alpha = float(spec.get("alpha", ALPHA))
