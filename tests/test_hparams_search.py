@@ -1,5 +1,6 @@
-"""conf/hparams_search/: every search space composes, states Lucic et al.'s ranges, and the values
-it samples reach the optimisers, the schedule and the penalty."""
+"""conf/hparams_search/: every search space composes, states Lucic et al.'s ranges, gives every loss
+the same penalty choice (Kurach et al. 2019), and the values it samples reach the optimisers, the
+schedule and the penalty."""
 
 from __future__ import annotations
 
@@ -11,14 +12,25 @@ from optuna.distributions import CategoricalDistribution, LogUniformDistribution
 
 from ganbench.config import compose
 from ganbench.paths import conf_dir
+from ganbench.regularizers import (
+    GradientPenalty,
+    NoRegularizer,
+    OneSidedGradientPenalty,
+    SquaredGradientPenalty,
+    WeightClipping,
+)
+from ganbench.search_space import penalty_overrides, searched_penalty
 
 FILES = sorted(p.stem for p in (conf_dir() / "hparams_search").glob("*.yaml"))
 LOSS = {
     "sigmoid": "NonSaturatingLoss",
     "least_squares": "LeastSquaresLoss",
     "hinge": "HingeLoss",
-    "wasserstein_gp": "WassersteinLoss",
+    "wasserstein": "WassersteinLoss",
 }
+# the penalty choice of every loss family; the Wasserstein loss needs a constraint on D
+PENALTIES = {"sigmoid": ["none", "gp", "r1"], "least_squares": ["none", "gp", "r1"], "hinge": ["none", "gp", "r1"],
+             "wasserstein": ["gp", "lp", "clip"]}  # fmt: skip
 
 
 def distributions(cfg) -> dict:
@@ -51,13 +63,46 @@ def test_search_space_composes_with_lucic_ranges(name):
     assert space["n_critic"] == CategoricalDistribution([1, 2, 3, 4, 5])
     assert space["ema.decay"] == CategoricalDistribution([0.0, 0.99, 0.999])
     assert space["+optimizer/scheduler"] == CategoricalDistribution(["constant", "linear"])
-    if name == "wasserstein_gp":
-        weight = space["regularizer.weight"]
-        assert isinstance(weight, LogUniformDistribution) and (weight.low, weight.high) == (0.1, 100.0)
-    else:
-        assert not any(k.startswith("regularizer") for k in space)
+    assert space["regularizer.kind"] == CategoricalDistribution(PENALTIES[name])
+    weight = space["regularizer.weight"]
+    assert isinstance(weight, LogUniformDistribution) and (weight.low, weight.high) == (0.1, 100.0)
+    assert sorted(k for k in space if k.startswith("regularizer")) == ["regularizer.kind", "regularizer.weight"]
     text = (conf_dir() / "hparams_search" / f"{name}.yaml").read_text()
-    assert "Lucic et al. 2018" in text and "[1e-5, 1e-2]" in text
+    assert "Lucic et al. 2018" in text and "[1e-5, 1e-2]" in text and "Kurach et al. 2019" in text
+
+
+def test_no_loss_gets_a_penalty_the_others_cannot_choose():
+    """Every search space has the same dimensions; the penalty choice is the same for every loss
+    family that can do without a constraint, and the weight's range is the same for all."""
+    spaces = {name: distributions(compose([f"hparams_search={name}"])) for name in FILES}
+    assert len({tuple(sorted(space)) for space in spaces.values()}) == 1
+    kinds = {name: space["regularizer.kind"].choices for name, space in spaces.items()}
+    assert {kinds[n] for n in FILES if n != "wasserstein"} == {("none", "gp", "r1")}
+    assert len({str(space["regularizer.weight"]) for space in spaces.values()}) == 1
+
+
+@pytest.mark.parametrize(
+    "kind, cls, attribute",
+    [("none", NoRegularizer, None), ("gp", GradientPenalty, "weight"), ("r1", SquaredGradientPenalty, "gamma"),
+     ("lp", OneSidedGradientPenalty, "weight"), ("clip", WeightClipping, None)],
+)  # fmt: skip
+def test_a_sampled_penalty_builds_the_regularizer_and_the_plain_options_rebuild_it(kind, cls, attribute):
+    name = "wasserstein" if kind in ("lp", "clip") else "hinge"
+    cfg = compose([f"hparams_search={name}", f"regularizer.kind={kind}", "regularizer.weight=3.5"])
+    built = instantiate(cfg.regularizer)
+    assert type(built) is cls
+    if attribute:
+        assert getattr(built, attribute) == 3.5
+    # the seed runs rebuild it through the regularizer group, without the search
+    plain = instantiate(compose(penalty_overrides(kind, "3.5")).regularizer)
+    assert type(plain) is cls and vars(plain) == vars(built) == vars(searched_penalty(kind, 3.5))
+    if kind == "r1":
+        assert plain.on == "real"
+
+
+def test_an_unknown_penalty_is_named():
+    with pytest.raises(ValueError, match="regularizer.kind must be one of none, gp, r1, lp, clip"):
+        searched_penalty("dragan")
 
 
 def test_sampled_values_reach_both_optimisers_and_the_linear_schedule():
@@ -65,8 +110,9 @@ def test_sampled_values_reach_both_optimisers_and_the_linear_schedule():
     takes the learning rate to 0 at the last iteration."""
     cfg = compose(
         [
-            "hparams_search=wasserstein_gp",
+            "hparams_search=wasserstein",
             "iterations=4",
+            "regularizer.kind=gp",
             "optimizer.generator.betas.0=0.25",
             "optimizer.generator.betas.1=0.95",
             "optimizer.discriminator.lr=3e-4",

@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from ganbench.study import StudyError, best_trials, load_study_file, mark_best_in_wandb, trial_overrides
+from ganbench.study import (
+    StudyError,
+    best_trials,
+    load_study_file,
+    main,
+    mark_best_in_wandb,
+    optuna_trial_number,
+    owning,
+    sampler_seed,
+    trial_overrides,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """
@@ -65,6 +75,11 @@ def test_two_stages_run_and_a_rerun_skips_what_is_done(tmp_path):
     trial_cfg = OmegaConf.load(trial_dir / "config.yaml")
     assert OmegaConf.to_container(seed_cfg.optimizer) == OmegaConf.to_container(trial_cfg.optimizer)
     assert seed_cfg.n_critic == trial_cfg.n_critic and seed_cfg.ema == trial_cfg.ema
+    # the sampled penalty, rebuilt through the regularizer group: the same regularizer
+    from hydra.utils import instantiate
+
+    seed_reg, trial_reg = instantiate(seed_cfg.regularizer), instantiate(trial_cfg.regularizer)
+    assert type(seed_reg) is type(trial_reg) and vars(seed_reg) == vars(trial_reg)
     # rerun: no new trial, no new run
     before = {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")}
     again = study(spec, root)
@@ -118,8 +133,8 @@ def test_a_four_trial_search_records_the_metric_and_a_failing_trial(tmp_path):
 
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     storage = tmp_path / "optuna.db"
-    cmd = [sys.executable, "-m", "ganbench.train", "-m", "hparams_search=wasserstein_gp", "iterations=10",
-           "eval.every=null", "checkpoint.every=null", "trainer.enable_progress_bar=false",
+    cmd = [sys.executable, "-m", "ganbench.train", "-m", "hparams_search=wasserstein", "regularizer.kind=gp",
+           "iterations=10", "eval.every=null", "checkpoint.every=null", "trainer.enable_progress_bar=false",
            "hydra.sweeper.n_trials=4", f"hydra.sweeper.storage=sqlite:///{storage}", "hydra.sweeper.study_name=s",
            "regularizer.weight=choice(-1.0, 1.0)", f"hydra.sweep.dir={tmp_path / 'sweep'}"]  # fmt: skip
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
@@ -189,3 +204,92 @@ def test_trial_overrides_come_from_the_trials_own_hydra_files(tmp_path):
     assert trial_overrides(record, tmp_path) == ["n_critic=2", "+optimizer/scheduler=linear"]
     assert trial_overrides(record) == ["n_critic=2"]  # the record alone
     assert trial_overrides(record, tmp_path / "missing") == ["n_critic=2"]
+
+
+def test_a_sampled_penalty_becomes_the_plain_regularizer_option(tmp_path):
+    hydra_dir = tmp_path / ".hydra"
+    hydra_dir.mkdir()
+    (hydra_dir / "hydra.yaml").write_text(
+        "hydra:\n  sweeper:\n    params:\n      n_critic: choice(1, 2)\n"
+        "      regularizer.kind: choice(none, gp, r1)\n      regularizer.weight: tag(log, interval(0.1, 100))\n"
+    )
+    (hydra_dir / "overrides.yaml").write_text("- n_critic=2\n- regularizer.kind=r1\n- regularizer.weight=0.5\n")
+    assert trial_overrides({}, tmp_path) == ["n_critic=2", "regularizer=r1", "regularizer.gamma=0.5"]
+    record = {"trial": {"params": {"regularizer.kind": "none", "regularizer.weight": "7"}}}
+    assert trial_overrides(record) == ["regularizer=none"]  # no weight to set
+    record = {"trial": {"params": {"regularizer.kind": "clip", "regularizer.weight": "7"}}}
+    assert trial_overrides(record) == ["regularizer=clip"]
+
+
+def test_each_dataset_and_loss_draws_its_own_candidates():
+    import hashlib
+
+    # a stable hash of (study seed, dataset, loss, trials done), not Python's salted hash()
+    expected = int.from_bytes(hashlib.sha256(b"0/ring/hinge/0").digest()[:4], "big") >> 1
+    assert sampler_seed(0, "ring", "hinge") == expected
+    seeds = {sampler_seed(0, d, loss) for d in ("ring", "grid") for loss in ("hinge", "minimax", "wasserstein")}
+    assert len(seeds) == 6 and all(0 <= s < 2**31 for s in seeds)
+    assert sampler_seed(1, "ring", "hinge") != expected != sampler_seed(0, "ring", "hinge", done=3)
+    # the seed comes from a fresh interpreter the same (PYTHONHASHSEED differs between processes)
+    code = "from ganbench.study import sampler_seed; print(sampler_seed(0, 'ring', 'hinge'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONHASHSEED": "random"})  # fmt: skip
+    assert int(out.stdout) == expected
+
+
+UNDERPOWERED = """
+name: few
+datasets: [ring]
+trials: 2
+top_k: 1
+seeds: [1, 2, 3, 4, 5]
+losses: {minimax: {search: sigmoid}, nonsaturating: {search: sigmoid}, least_squares: {search: least_squares},
+         hinge: {search: hinge}, wasserstein: {search: wasserstein}}
+"""
+
+
+def test_a_design_that_cannot_reach_significance_is_refused_in_one_line(tmp_path, capsys):
+    spec = tmp_path / "few.yaml"
+    spec.write_text(UNDERPOWERED)
+    root = tmp_path / "study"
+    assert main([str(spec), "--dir", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    # 5 losses: 10 pairs × 2 / C(10, 5) = 0.079 > 0.05; 6 seeds give 10 × 2 / C(12, 6) = 0.022
+    assert "smallest Holm-adjusted p" in err and "0.0794" in err and "use at least 6 seeds" in err
+    assert "allow_underpowered: true" in err
+    assert not root.exists()
+    spec.write_text(UNDERPOWERED + "allow_underpowered: true\n")
+    assert load_study_file(spec)["seeds"] == [1, 2, 3, 4, 5]
+    # the seed stage defaults to 10 seeds, enough for 5 losses
+    spec.write_text(UNDERPOWERED.replace("seeds: [1, 2, 3, 4, 5]\n", ""))
+    assert load_study_file(spec)["seeds"] == list(range(100, 110))
+
+
+def test_a_study_directory_has_one_owner(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("ganbench.study.LOCK_WAIT_SECONDS", 0.5)
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    root = tmp_path / "study"
+    with owning(root):
+        assert main([str(spec), "--dir", str(root), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is in use by another ganbench-study" in err
+    assert main([str(spec), "--dir", str(root), "--dry-run"]) == 0
+
+
+def test_only_the_trials_that_reported_are_candidates(tmp_path):
+    """A run whose trial was stopped before it reported to Optuna (PRUNED on the rerun) is not part
+    of the budget, even when its record says completed."""
+    for pass_dir, job, value in (("from0000", "0", 0.5), ("from0000", "1", 0.1), ("from0002", "0", 0.3)):
+        d = tmp_path / pass_dir / job
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({
+            "status": "completed", "iterations": 1, "seed": 0, "choices": {}, "metrics": {"m": value},
+            "directions": {"m": "min"}}))  # fmt: skip
+    assert optuna_trial_number(tmp_path / "from0002" / "0") == 2
+    assert optuna_trial_number(tmp_path / "from0000" / "1") == 1
+    assert optuna_trial_number(tmp_path / "elsewhere" / "1") is None
+    assert [p.name for p, _ in best_trials(tmp_path, "m", 1)] == ["1"]
+    best = best_trials(tmp_path, "m", 1, counted={0, 2})
+    assert [(p.parent.name, p.name) for p, _ in best] == [("from0002", "0")]

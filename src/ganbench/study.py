@@ -18,27 +18,36 @@ The study file (YAML)::
 
     name: toy                      # also the W&B group
     datasets: [ring, grid]
-    trials: 20                     # stage 1, per (dataset, loss)
+    trials: 25                     # stage 1, per (dataset, loss)
     top_k: 1                       # stage 2: configurations per (dataset, loss) …
-    seeds: [100, 101, 102, 103, 104]   # … each re-run on these seeds
+    seeds: [100, 101, 102, 103, 104, 105, 106, 107, 108, 109]   # … each re-run on these (default: 100-109)
+    search_seed: 0                 # optional: each (dataset, loss)'s sampler seed is derived from it
+    share_candidates: false        # optional: true gives every (dataset, loss) the same candidates
+    alpha: 0.05                    # optional: the level the seed stage's tests must be able to reach …
+    allow_underpowered: false      # … or the study is refused (true: run it anyway)
     overrides: [iterations=10000, eval.every=2500]   # for every run
     launcher: [hydra/launcher=joblib]                  # optional: how each sweep runs its jobs
     search_overrides: [hydra.sweeper.n_jobs=2]         # optional: for the searches only (trials at once)
     losses:
       nonsaturating: {search: sigmoid}
       minimax: {search: sigmoid, overrides: [loss=minimax]}
-      wasserstein_gp: {search: wasserstein_gp}
+      wasserstein: {search: wasserstein}
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
+import hashlib
 import json
 import math
 import os
+import re
 import shlex
-import subprocess
+import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,9 +55,15 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from ganbench.config import override_key
+from ganbench.process_guard import StopRequestedError, run_guarded, stop_signals_raise
+from ganbench.search_space import penalty_overrides
 from ganbench.summary import FAILURES, atomic_write_text, load_record
 
 STORAGE = "optuna.db"
+LOCK = ".study.lock"
+LOCK_WAIT_SECONDS = 10.0
+DEFAULT_SEEDS = list(range(100, 110))  # the seed stage: 10 seeds per group unless the study names its own
+ALPHA = 0.05
 
 
 class StudyError(ValueError):
@@ -60,39 +75,131 @@ def load_study_file(path: Path) -> dict[str, Any]:
         spec = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
     except Exception as err:
         raise StudyError(f"{path}: cannot be read ({err})") from None
-    required = ("name", "datasets", "trials", "top_k", "seeds", "losses")
+    if not isinstance(spec, dict):
+        raise StudyError(f"{path}: not a mapping of study settings (see `ganbench-study --help`)")
+    required = ("name", "datasets", "trials", "top_k", "losses")
     missing = [k for k in required if k not in spec]
     if missing:
         raise StudyError(f"{path}: missing {', '.join(missing)} (see `ganbench-study --help`)")
+    spec.setdefault("seeds", list(DEFAULT_SEEDS))
     if int(spec["top_k"]) > int(spec["trials"]):
         raise StudyError(f"{path}: top_k={spec['top_k']} is more than trials={spec['trials']}")
+    if not isinstance(spec["losses"], dict) or not spec["losses"]:
+        raise StudyError(f"{path}: losses must map each loss to its search, e.g. `hinge: {{search: hinge}}`")
     for loss, entry in spec["losses"].items():
         if not isinstance(entry, dict) or "search" not in entry:
             raise StudyError(f"{path}: losses.{loss} needs `search: <file of conf/hparams_search/>`")
+    problem = design_problem(spec)
+    if problem and not spec.get("allow_underpowered", False):
+        raise StudyError(f"{path}: {problem}; or set `allow_underpowered: true`")
     return spec
 
 
+def design_problem(spec: dict[str, Any]) -> str | None:
+    """Why the study's design cannot reach significance, or None when it can.
+
+    The seed stage compares the losses of each dataset pairwise, with exact two-sided Mann–Whitney
+    tests Holm-corrected over the pairs (``ganbench-compare``). With g groups of n runs each
+    (``top_k`` configurations × the seeds), the smallest Holm-adjusted p any data can give is
+    C(g, 2) · 2 / C(2n, n) (:func:`ganbench.statistics.smallest_holm_p`)."""
+    from ganbench.statistics import seeds_needed, smallest_holm_p  # scipy: imported when needed
+
+    groups = len(spec["losses"])
+    per_group = int(spec["top_k"]) * len(spec["seeds"])
+    alpha = float(spec.get("alpha", ALPHA))
+    if groups < 2:
+        return None
+    p = smallest_holm_p(groups, per_group)
+    if p <= alpha:
+        return None
+    return (
+        f"{per_group} runs per loss cannot reach significance: with {groups} losses the smallest "
+        f"Holm-adjusted p an exact Mann-Whitney test can give is {p:.3g} > alpha {alpha:g}; "
+        f"use at least {seeds_needed(groups, alpha, int(spec['top_k']))} seeds"
+    )
+
+
 def _train(args: Sequence[str], log: Path) -> int:
-    """Run ``ganbench-train`` with ``args`` (output appended to ``log``); its exit code."""
+    """Run ``ganbench-train`` with ``args`` (output appended to ``log``); its exit code. The run and
+    every process it starts stop when this process stops (:func:`ganbench.process_guard.run_guarded`)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as out:
         out.write("$ ganbench-train " + " ".join(shlex.quote(a) for a in args) + "\n")
         out.flush()
-        return subprocess.call([sys.executable, "-m", "ganbench.train", *args], stdout=out, stderr=subprocess.STDOUT)
+        return run_guarded([sys.executable, "-m", "ganbench.train", *args], stdout=out)
+
+
+def _load_optuna_study(storage: Path, study_name: str) -> Any:
+    """The Optuna study ``study_name`` of the SQLite ``storage``, or None when there is none yet."""
+    if not storage.is_file():
+        return None
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.load_study(study_name=study_name, storage=f"sqlite:///{storage}")
+    except KeyError:  # no such study yet
+        return None
 
 
 def _trials_done(storage: Path, study_name: str) -> int:
     """Finished trials (complete, or failed) of ``study_name`` in the SQLite ``storage``."""
+    return _trial_counts(storage, study_name)[0]
+
+
+def _trial_counts(storage: Path, study_name: str) -> tuple[int, int]:
+    """(finished trials: complete or failed, all trials: pruned and running included) of
+    ``study_name`` in the SQLite ``storage``."""
+    study = _load_optuna_study(storage, study_name)
+    if study is None:
+        return 0, 0
+    import optuna
+
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+    return sum(t.state in finished for t in study.trials), len(study.trials)
+
+
+def _finished_trial_numbers(storage: Path, study_name: str) -> set[int]:
+    """The numbers of the finished (complete or failed) trials of ``study_name``."""
+    study = _load_optuna_study(storage, study_name)
+    if study is None:
+        return set()
+    import optuna
+
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+    return {t.number for t in study.trials if t.state in finished}
+
+
+def abandon_running_trials(storage: Path) -> int:
+    """Mark every RUNNING trial of ``storage`` PRUNED; the number marked.
+
+    Called by the study directory's owner (the lock is held) when no search runs: a RUNNING trial
+    is then one whose run was stopped before it reported. PRUNED trials do not count towards the
+    trial budget (COMPLETE and FAIL do), so the search asks for another trial in its place and
+    each (dataset, loss) ends with exactly ``trials`` finished trials."""
     if not storage.is_file():
         return 0
     import optuna
 
-    try:
-        study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{storage}")
-    except KeyError:  # no such study yet
-        return 0
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
-    return sum(t.state in finished for t in study.trials)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rdb = optuna.storages.RDBStorage(f"sqlite:///{storage}")
+    marked = 0
+    for summary in rdb.get_all_study_summaries():
+        for trial in rdb.get_all_trials(summary._study_id, deepcopy=False):
+            if trial.state == optuna.trial.TrialState.RUNNING:
+                rdb.set_trial_state(trial._trial_id, optuna.trial.TrialState.PRUNED)
+                marked += 1
+    rdb.remove_session()
+    return marked
+
+
+def sampler_seed(study_seed: int, dataset: str, loss: str, done: int = 0) -> int:
+    """The random sampler's seed of one (dataset, loss) search, from the study's ``search_seed``:
+    a stable hash (SHA-256, not Python's salted ``hash``), so that each (dataset, loss) draws its
+    own candidate sequence and a rerun draws the same ones. ``done`` (the trials finished before
+    this pass) gives a resumed search new draws instead of repeating the first ones."""
+    text = f"{int(study_seed)}/{dataset}/{loss}/{int(done)}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:4], "big") >> 1  # < 2**31: any numpy seed
 
 
 def records(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -106,11 +213,26 @@ def records(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
     return out
 
 
-def best_trials(directory: Path, metric: str | None, k: int) -> list[tuple[Path, dict[str, Any]]]:
+def optuna_trial_number(run_dir: Path) -> int | None:
+    """The Optuna trial number of a search run of a study, ``search/from<N>/<job>``: a pass that
+    starts with N trials in the storage asks trials N, N + 1, … for its jobs 0, 1, …"""
+    match = re.fullmatch(r"from(\d+)", run_dir.parent.name)
+    if match is None or not run_dir.name.isdigit():
+        return None
+    return int(match.group(1)) + int(run_dir.name)
+
+
+def best_trials(
+    directory: Path, metric: str | None, k: int, counted: set[int] | None = None
+) -> list[tuple[Path, dict[str, Any]]]:
     """The ``k`` best completed search runs under ``directory`` by ``metric`` (the record's
-    declared direction); failed and diverged runs rank last and are never chosen."""
+    declared direction); failed and diverged runs rank last and are never chosen. With
+    ``counted`` (the Optuna numbers of the finished trials), only those trials' runs are candidates:
+    a run whose trial was stopped before it reported is not part of the budget."""
     scored = []
     for run_dir, record in records(directory):
+        if counted is not None and optuna_trial_number(run_dir) not in counted:
+            continue
         name = metric or _optimized_metric(run_dir) or next(iter(record.get("directions") or {}), None)
         value = (record.get("metrics") or {}).get(name)
         if record["status"] in FAILURES or record["status"] != "completed" or not isinstance(value, (int, float)):
@@ -135,7 +257,10 @@ def _optimized_metric(run_dir: Path) -> str | None:
 def trial_overrides(record: dict[str, Any], trial_dir: Path | None = None) -> list[str]:
     """The sampled values of a search trial, as command-line overrides: from the trial's own
     ``.hydra/overrides.yaml`` (the overrides of the sweeper's ``params``, config-group choices such
-    as ``+optimizer/scheduler=linear`` included) when ``trial_dir`` holds it, else from its record."""
+    as ``+optimizer/scheduler=linear`` included) when ``trial_dir`` holds it, else from its record.
+    A searched penalty (``regularizer.kind``, ``regularizer.weight``) becomes the plain
+    ``regularizer=…`` option with its weight (:func:`ganbench.search_space.penalty_overrides`)."""
+    picked: list[str] = []
     if trial_dir is not None:
         try:
             params = OmegaConf.load(trial_dir / ".hydra" / "hydra.yaml").hydra.sweeper.params or {}
@@ -144,10 +269,14 @@ def trial_overrides(record: dict[str, Any], trial_dir: Path | None = None) -> li
             params, overrides = {}, []
         keys = {override_key(str(p)) for p in params}
         picked = [str(o) for o in overrides if override_key(str(o)) in keys]
-        if picked:
-            return picked
-    trial = record.get("trial") or {}
-    return [f"{key}={value}" for key, value in (trial.get("params") or {}).items()]
+    if not picked:
+        trial = record.get("trial") or {}
+        picked = [f"{key}={value}" for key, value in (trial.get("params") or {}).items()]
+    values = {override_key(o): o.split("=", 1)[1] for o in picked}
+    if "regularizer.kind" not in values:
+        return picked
+    rest = [o for o in picked if override_key(o) not in ("regularizer.kind", "regularizer.weight")]
+    return [*rest, *penalty_overrides(values["regularizer.kind"], values.get("regularizer.weight"))]
 
 
 def seed_run_overrides(search_overrides: Sequence[str], record: dict[str, Any]) -> list[str]:
@@ -196,10 +325,60 @@ def mark_best_in_wandb(trial_dir: Path, study: str, rank: int) -> str | None:
     return run_id
 
 
+def _search_seed(spec: dict[str, Any], dataset: str, loss: str, done: int) -> int:
+    """The sampler seed of one search pass: independent per (dataset, loss) by default
+    (:func:`sampler_seed`); with ``share_candidates: true`` every (dataset, loss) draws the same
+    sequence (``search_seed`` + trials done)."""
+    seed = int(spec.get("search_seed", 0))
+    if spec.get("share_candidates", False):
+        return seed + done
+    return sampler_seed(seed, dataset, loss, done)
+
+
+class StudyBusyError(RuntimeError):
+    """Another process owns the study directory."""
+
+
+@contextlib.contextmanager
+def owning(root: Path, wait: float | None = None) -> Any:
+    """Hold the study directory's lock (``.study.lock``, ``flock``) while inside; raises
+    :class:`StudyBusyError` when another ``ganbench-study`` keeps it for ``wait`` seconds
+    (``LOCK_WAIT_SECONDS``: time for a study just stopped to finish stopping its runs)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK, "a") as handle:
+        deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait is None else wait)
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    message = f"{root} is in use by another ganbench-study; wait for it to end, or stop it"
+                    raise StudyBusyError(message) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[str]:
-    """Run (or continue) both stages; return the ganbench-compare commands for the results."""
+    """Run (or continue) both stages; return the ganbench-compare commands for the results.
+
+    The caller owns ``root`` (:func:`owning`). Trials left RUNNING by a stopped earlier pass are
+    marked PRUNED first, and again when this pass is interrupted (:func:`abandon_running_trials`)."""
     root.mkdir(parents=True, exist_ok=True)
     storage = (root / STORAGE).resolve()
+    if not dry_run:
+        abandon_running_trials(storage)
+    try:
+        return _run_stages(spec, root, storage, dry_run)
+    except StopRequestedError:
+        abandon_running_trials(storage)
+        raise
+
+
+def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) -> list[str]:
     common = [*map(str, spec.get("overrides") or []), *map(str, spec.get("launcher") or [])]
     if spec.get("optimized_metric"):  # the search optimises what the seeds stage ranks by
         common.append(f"optimized_metric={spec['optimized_metric']}")
@@ -209,7 +388,7 @@ def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[s
             base = [f"dataset={dataset}", f"hparams_search={entry['search']}", *map(str, entry.get("overrides") or [])]
             where = root / str(dataset) / str(loss)
             name = f"{dataset}-{loss}"
-            done = _trials_done(storage, name)
+            done, asked = _trial_counts(storage, name)
             missing = int(spec["trials"]) - done
             if missing > 0:
                 args = [
@@ -217,8 +396,8 @@ def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[s
                     f"hydra.sweeper.n_trials={missing}",
                     f"hydra.sweeper.storage=sqlite:///{storage}",
                     f"hydra.sweeper.study_name={name}",
-                    f"hydra.sweeper.sampler.seed={int(spec.get('search_seed', 0)) + done}",
-                    f"hydra.sweep.dir={where / 'search' / f'from{done:04d}'}",
+                    f"hydra.sweeper.sampler.seed={_search_seed(spec, str(dataset), str(loss), done)}",
+                    f"hydra.sweep.dir={where / 'search' / f'from{asked:04d}'}",  # a new directory per pass
                     "hydra.sweep.subdir=${hydra.job.num}",
                     *map(str, spec.get("search_overrides") or []),
                 ]  # fmt: skip
@@ -227,12 +406,16 @@ def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[s
                 print(f"ganbench-study: {name}: search, {missing} of {spec['trials']} trials to run", flush=True)
                 if not dry_run:
                     _train(args, root / "logs" / f"{name}.log")
-            chosen = best_trials(where / "search", spec.get("optimized_metric"), int(spec["top_k"]))
+            counted = _finished_trial_numbers(storage, name)
+            chosen = best_trials(where / "search", spec.get("optimized_metric"), int(spec["top_k"]), counted)
             for rank, (trial_dir, record) in enumerate(chosen):
                 seeds = ",".join(str(int(s)) for s in spec["seeds"])
+                trial = trial_overrides(record, trial_dir)
+                setting = seed_run_overrides(base, record)
+                if any(o.startswith("regularizer=") for o in trial):  # a searched penalty names its own
+                    setting = [o for o in setting if not o.startswith("regularizer=")]
                 args = [
-                    "-m", *seed_run_overrides(base, record), *common, *wandb,
-                    *trial_overrides(record, trial_dir), f"seed={seeds}",
+                    "-m", *setting, *common, *wandb, *trial, f"seed={seeds}",
                     f"hydra.sweep.dir={where / 'seeds' / f'top{rank + 1}'}", "hydra.sweep.subdir=s${seed}",
                 ]  # fmt: skip
                 if wandb:
@@ -272,7 +455,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     root = args.dir or Path("studies") / str(spec["name"])
     os.environ.setdefault("MPLBACKEND", "Agg")
-    commands = run_study(spec, root, dry_run=args.dry_run)
+    again = "ganbench-study " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    try:
+        with stop_signals_raise(), owning(root):
+            commands = run_study(spec, root, dry_run=args.dry_run)
+    except StudyBusyError as err:
+        print(f"ganbench-study: {err}", file=sys.stderr)
+        return 2
+    except (StopRequestedError, KeyboardInterrupt) as err:
+        signum = err.signum if isinstance(err, StopRequestedError) else signal.SIGINT
+        print(f"ganbench-study: stopped by {signal.Signals(signum).name}; continue with: {again}", file=sys.stderr)
+        return 128 + int(signum)
     print("ganbench-study: done. Tables and plots:", *("  " + c for c in commands), sep="\n")
     return 0
 

@@ -1,0 +1,132 @@
+"""Child processes that stop with their parent, however the parent stops.
+
+:func:`run_guarded` runs a command in its own process group (so that a signal reaches the command
+and every process it starts: a sweep's launcher workers too) and stops that group when
+
+- the parent is asked to stop (SIGTERM, SIGINT): the group gets SIGTERM, then SIGKILL after a grace
+  period, and the signal is raised again in the parent as :class:`StopRequestedError`;
+- the parent is killed outright (SIGKILL, no handler runs): a small guard process, started next
+  to the command, gets the kernel's parent-death signal (Linux ``prctl(PR_SET_PDEATHSIG)``), or
+  elsewhere sees its parent's pid change, and stops the group the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from typing import IO
+
+PR_SET_PDEATHSIG = 1
+GRACE_SECONDS = 20.0
+
+
+class StopRequestedError(Exception):
+    """The parent received SIGTERM or SIGINT while a guarded command ran; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def set_parent_death_signal(signum: int = signal.SIGTERM) -> bool:
+    """Ask the kernel to send ``signum`` to this process when its parent dies (Linux); False
+    where that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def stop_group(pgid: int, grace: float = GRACE_SECONDS, leader: subprocess.Popen | None = None) -> None:
+    """SIGTERM to process group ``pgid``, then SIGKILL to what is left of it after ``grace`` seconds.
+    ``leader``: the group's leader when it is this process's child, reaped here (a zombie leader
+    would keep the group alive)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if leader is not None:
+            leader.poll()
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def guard(parent: int, pgid: int) -> None:
+    """The guard process: wait until ``parent`` is gone, then stop process group ``pgid``. Exits
+    at once, leaving the group alone, when the group ends first."""
+    gone = {"parent": False}
+
+    def on_parent_death(signum: int, frame: object) -> None:
+        gone["parent"] = True
+
+    signal.signal(signal.SIGTERM, on_parent_death)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    set_parent_death_signal(signal.SIGTERM)
+    while not gone["parent"] and os.getppid() == parent:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.5)
+    stop_group(pgid)
+
+
+def _start_guard(pgid: int) -> subprocess.Popen:
+    code = f"from ganbench.process_guard import guard; guard({os.getpid()}, {pgid})"
+    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+@contextlib.contextmanager
+def stop_signals_raise() -> Iterator[None]:
+    """While inside, SIGTERM and SIGINT raise :class:`StopRequestedError` (in the main thread)."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise StopRequestedError(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def run_guarded(args: Sequence[str], stdout: IO[str]) -> int:
+    """Run ``args`` (output to ``stdout``) in its own process group, with a guard; its exit code.
+
+    Raises :class:`StopRequestedError` after stopping the command's whole group when this process gets
+    SIGTERM or SIGINT; the guard stops the group when this process is killed."""
+    with stop_signals_raise():
+        child = subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
+                                 start_new_session=True)  # fmt: skip
+        watcher = _start_guard(child.pid)
+        try:
+            return child.wait()
+        except StopRequestedError:
+            stop_group(child.pid, leader=child)
+            child.wait()
+            raise
+        finally:
+            if child.poll() is None:  # any other exception: leave nothing behind
+                stop_group(child.pid, leader=child)
+                child.wait()
+            # the guard is no longer needed once the leader is reaped (SIGKILL: its SIGTERM handler
+            # would stop the group)
+            if watcher.poll() is None:
+                watcher.kill()
+            watcher.wait()

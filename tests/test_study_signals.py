@@ -1,0 +1,155 @@
+"""ganbench-study stopped at random points (SIGTERM, SIGINT, SIGKILL) and rerun: it leaves no run
+going, no trial RUNNING, and ends with exactly the trial budget of every (dataset, loss)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from ganbench.process_guard import GRACE_SECONDS
+
+ROOT = Path(__file__).resolve().parents[1]
+TRIALS = 2
+
+
+def write_spec(path: Path, losses: list[str]) -> Path:
+    path.write_text(f"""
+name: killed
+datasets: [ring]
+trials: {TRIALS}
+top_k: 1
+seeds: [5]
+allow_underpowered: true
+overrides: [iterations=300, eval.every=null, checkpoint.every=null, log_every=50, trainer.enable_progress_bar=false]
+losses: {{{", ".join(f"{loss}: {{search: {loss}}}" for loss in losses)}}}
+""")
+    return path
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+
+
+def start(spec: Path, root: Path) -> subprocess.Popen:
+    # the lock file appears once the study handles SIGTERM and SIGINT (before that, a signal ends
+    # the interpreter at its default action, and nothing has been started that could be left)
+    (root / ".study.lock").unlink(missing_ok=True)
+    return subprocess.Popen([sys.executable, "-m", "ganbench.study", str(spec), "--dir", str(root)], env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def processes_of(root: Path, study_pid: int) -> list[str]:
+    """The live processes a study started: its runs name the study directory on their command
+    line, its guard the study's pid."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and (str(root) in cmdline or f"guard({study_pid}," in cmdline):
+            found.append(f"{proc.name}: {cmdline[:200]}")
+    return found
+
+
+def wait_for_no_processes(root: Path, study_pid: int, timeout: float) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while (left := processes_of(root, study_pid)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
+
+
+def trial_states(root: Path) -> dict[str, list[str]]:
+    storage = f"sqlite:///{root / 'optuna.db'}"
+    return {
+        s.study_name: [t.state.name for t in optuna.load_study(study_name=s.study_name, storage=storage).trials]
+        for s in optuna.get_all_study_summaries(storage)
+    }
+
+
+def running_trials(root: Path) -> int:
+    """Trials RUNNING in the study's storage (read with sqlite3: cheap enough to poll)."""
+    try:
+        with sqlite3.connect(f"file:{root / 'optuna.db'}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT count(*) FROM trials WHERE state = 'RUNNING'").fetchone()[0]
+    except sqlite3.Error:  # no storage, or no table yet
+        return 0
+
+
+def stop(proc: subprocess.Popen, root: Path, signum: int, after: float, mid_trial: bool = False) -> tuple[int, str]:
+    """Send ``signum`` to the study ``after`` seconds after it started (``mid_trial``: after a
+    trial started); its exit code and stderr."""
+    deadline = time.monotonic() + 180
+    while proc.poll() is None and time.monotonic() < deadline:
+        if running_trials(root) if mid_trial else (root / ".study.lock").exists():
+            break
+        time.sleep(0.2)
+    time.sleep(after)
+    if proc.poll() is None:
+        proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    # the study stops its runs before it exits; when killed, its guard stops them (SIGTERM, then
+    # SIGKILL after process_guard.GRACE_SECONDS)
+    left = wait_for_no_processes(root, proc.pid, timeout=GRACE_SECONDS + 10 if signum == signal.SIGKILL else 3)
+    assert not left, f"still running after {signal.Signals(signum).name}: {left}"
+    return proc.returncode, err
+
+
+def finish_and_check(spec: Path, root: Path, losses: list[str]) -> None:
+    proc = start(spec, root)
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out[-2000:] + err[-2000:]
+    assert "Traceback" not in err
+    states = trial_states(root)
+    assert sorted(states) == sorted(f"ring-{loss}" for loss in losses)
+    for name, trials in states.items():
+        assert "RUNNING" not in trials, (name, trials)
+        assert sum(s in ("COMPLETE", "FAIL") for s in trials) == TRIALS, (name, trials)
+    assert not processes_of(root, proc.pid)
+    for loss in losses:
+        assert len(list((root / "ring" / loss / "seeds" / "top1").glob("s*/summary.json"))) == 1
+
+
+def test_sigterm_stops_the_run_and_a_rerun_counts_each_trial_once(tmp_path):
+    spec = write_spec(tmp_path / "study.yaml", ["hinge"])
+    root = tmp_path / "study"
+    code, err = stop(start(spec, root), root, signal.SIGTERM, after=1.0, mid_trial=True)
+    assert code == 128 + signal.SIGTERM
+    assert err.strip().splitlines()[-1].startswith("ganbench-study: stopped by SIGTERM; continue with: ganbench-study ")
+    assert "Traceback" not in err
+    # stopped during a trial: that trial is PRUNED (it does not count), none is left RUNNING
+    assert trial_states(root) == {"ring-hinge": ["PRUNED"]}
+    finish_and_check(spec, root, ["hinge"])
+
+
+@pytest.mark.slow
+def test_killed_at_random_points_by_every_signal(tmp_path):
+    """SIGINT (Ctrl-C), SIGTERM and SIGKILL at seeded random moments, one after another, each
+    followed by a rerun that is stopped again; then a rerun to the end."""
+    losses = ["hinge", "least_squares"]
+    spec = write_spec(tmp_path / "study.yaml", losses)
+    root = tmp_path / "study"
+    moments = random.Random(23)
+    for signum in (signal.SIGINT, signal.SIGKILL, signal.SIGTERM, signal.SIGKILL, signal.SIGINT):
+        mid_trial = moments.random() < 0.5
+        code, err = stop(start(spec, root), root, signum, after=moments.uniform(0.0, 15.0), mid_trial=mid_trial)
+        if code == 0:
+            break  # the study ended before the signal: nothing left to stop
+        assert code in (128 + signum, -signal.SIGKILL), (signal.Signals(signum).name, code, err[-2000:])
+        assert "Traceback" not in err
+        if signum == signal.SIGINT:
+            assert "stopped by SIGINT" in err
+            assert all("RUNNING" not in trials for trials in trial_states(root).values())
+    finish_and_check(spec, root, losses)
