@@ -10,7 +10,8 @@ It carries the tables as ``wandb.Table``: ``tuned`` (per group: counts, mean, st
 95 % interval of each metric, the searched hyperparameters), ``significance`` (every pair: U, exact
 p, Holm p, the better group, the effect sizes as a, b), ``effect_sizes`` (every pair the way
 ``findings.md`` writes it: the better-looking group first) and ``budget`` (the budget curves); and
-the figures as ``wandb.Image``: ``samples/<dataset>``, ``budget/<metric>``, ``curves/<metric>``.
+every figure as a ``wandb.Image`` under ``figures/``, named as its file (``figures/samples_ring``,
+``figures/budget_mode_tv``, ``figures/mode_tv``).
 Without an API key it is saved offline under ``OUT/wandb`` (``wandb sync`` uploads it).
 """
 
@@ -116,13 +117,8 @@ def log_comparison(
             "effect_sizes": _table(effect_rows(result)),
             "budget": _table(budget_rows(result.budget)),
         }
-        for png in result.samples:
-            logged[f"samples/{png.stem.removeprefix('samples_')}"] = wandb.Image(str(png), caption=png.stem)
-        for png in (f for f in result.files if f.suffix == ".png" and f not in result.samples):
-            key = (
-                f"budget/{png.stem.removeprefix('budget_')}" if png.stem.startswith("budget_") else f"curves/{png.stem}"
-            )
-            logged[key] = wandb.Image(str(png), caption=png.stem)
+        for png in (f for f in result.files if f.suffix == ".png"):
+            logged[f"figures/{png.stem}"] = wandb.Image(str(png), caption=png.stem)
         run.log(logged)
         local = Path(run.dir).parent
     finally:
