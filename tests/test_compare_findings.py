@@ -136,6 +136,20 @@ def test_the_caveat_agrees_with_the_exact_p_values(tmp_path):
     assert all(float(r["p"]) >= bound - 0.005 for r in rows)
 
 
+@pytest.mark.parametrize("n_a, n_b", [(1, 1), (1, 2), (2, 2), (1, 4), (2, 3)])
+def test_the_smallest_exact_p_is_the_smallest_over_every_tie_pattern(n_a, n_b):
+    """Over every assignment of tied values (every weak ordering of n_a + n_b runs, values 0..N−1
+    with repeats), the smallest exact p equals smallest_exact_p: 2 / C for equal sizes, 1 / C else."""
+    from itertools import product
+
+    from ganbench.compare.stats import smallest_exact_p
+
+    n = n_a + n_b
+    smallest = min(exact_p(list(v[:n_a]), list(v[n_a:])) for v in product(range(n), repeat=n))
+    assert smallest == pytest.approx(smallest_exact_p(n_a, n_b))
+    assert smallest_exact_p(n_a, n_b) == pytest.approx((2 if n_a == n_b else 1) / math.comb(n, n_a))
+
+
 def test_a_design_that_cannot_reach_significance_is_said(tmp_path):
     """5 groups of 5: Holm over 10 pairs, 10 × 2 / C(10, 5) = 0.079, the number a study reported."""
     groups = {f"g{i}": ([i + 0.1 * s for s in range(5)], [8] * 5) for i in range(5)}

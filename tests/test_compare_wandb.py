@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import wandb
 
 from ganbench.compare import main
 from test_compare import write_run
@@ -52,6 +53,7 @@ def test_the_comparison_is_one_wandb_run_in_the_study_group(tmp_path, offline, c
     assert main([str(_study(tmp_path / "study")), "--by", "loss", "--out", str(out), "--wandb"]) == 0
     assert "logged the comparison to W&B (job_type compare, group toy)" in capsys.readouterr().out
     (run_dir,) = (out / "wandb").glob("offline-run-*")
+    wandb.teardown()  # the W&B service writes the run's file: wait until it has written all of it
     logged = offline_run(out)
     assert logged["run"].job_type == "compare" and logged["run"].run_group == "toy"
     assert logged["run"].project == "gan-losses"

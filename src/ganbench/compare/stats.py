@@ -24,7 +24,6 @@ from ganbench.statistics import (
     PairTest,
     best_of_k,
     bootstrap_ci,
-    min_two_sided_p,
     pairwise_mann_whitney,
 )
 
@@ -174,15 +173,23 @@ class Significance:
     floor: float = math.nan
 
 
+def smallest_exact_p(n_a: int, n_b: int) -> float:
+    """The smallest two-sided p an exact Mann–Whitney test can give between n_a and n_b runs, ties
+    included: 2 / C(n_a + n_b, n_a) for equal sizes (the two complete separations are equally far
+    from the null mean, whatever the ties), 1 / C(n_a + n_b, n_a) otherwise (ties at one end can
+    leave one separation alone in its tail: 8 against [2, 2, 2, 3, 3] gives 1/6, not 2/6)."""
+    return min(1.0, (2.0 if n_a == n_b else 1.0) / math.comb(n_a + n_b, n_a))
+
+
 def smallest_holm_p(sizes: Sequence[int]) -> float:
-    """The smallest Holm-adjusted p an exact two-sided Mann–Whitney test can give between groups of
-    these ``sizes``, over all their pairs: K · min over pairs of 2 / C(n_a + n_b, n_a), K the number
-    of pairs (the first Holm step multiplies the smallest p by K, and every later adjusted p is at
-    least that). Complete separation of the two largest groups reaches it."""
+    """The smallest Holm-adjusted p the exact test can give between groups of these ``sizes``, over
+    all their pairs: K · the smallest p of any pair (:func:`smallest_exact_p`), K the number of pairs
+    (the first Holm step multiplies the smallest p by K, and every later adjusted p is at least
+    that). Complete separation of the pair with that smallest p reaches it."""
     pairs = list(combinations(sizes, 2))
     if not pairs:
         return 1.0
-    return min(1.0, len(pairs) * min(min_two_sided_p(a, b) for a, b in pairs))
+    return min(1.0, len(pairs) * min(smallest_exact_p(a, b) for a, b in pairs))
 
 
 def _values(runs: Sequence[Run], metric: str) -> list[float]:
@@ -216,7 +223,7 @@ def significance(
             floors.append((floor, m, sorted(len(v) for v in groups.values())))
             out.append(Significance(m, dataset, direction, pairwise_mann_whitney(groups, direction, alpha), floor))
             for name, values in groups.items():
-                bound = min(min_two_sided_p(len(values), len(o)) for g, o in groups.items() if g != name)
+                bound = min(smallest_exact_p(len(values), len(o)) for g, o in groups.items() if g != name)
                 if len(values) < MIN_RUNS_FOR_TESTS and bound < smallest.get(name, (0, math.inf))[1]:
                     smallest[name] = (len(values), bound)
         for name, (n, bound) in sorted(smallest.items()):
