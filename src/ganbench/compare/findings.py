@@ -48,9 +48,7 @@ def oriented(sig: Significance, t: PairTest) -> Finding:
     the swap: P → 1 − P, shift → −shift, intervals mirrored."""
     half = t.n_a * t.n_b / 2
     a_first = t.u >= half if sig.direction == "max" else t.u <= half
-    nan2 = (math.nan, math.nan)  # TEMPORARY until the effect sizes reach PairTest
-    prob, prob_ci = getattr(t, "prob_a_better", math.nan), getattr(t, "prob_ci", nan2)
-    shift, shift_ci = getattr(t, "shift", math.nan), getattr(t, "shift_ci", nan2)
+    prob, prob_ci, shift, shift_ci = t.prob_a_better, t.prob_ci, t.shift, t.shift_ci
     if a_first:
         return Finding(sig.dataset, sig.metric, sig.direction, t.a, t.b, t.n_a, t.n_b, t.p, t.p_holm,
                        t.better is not None, prob, prob_ci, shift, shift_ci)  # fmt: skip

@@ -221,7 +221,9 @@ def significance(
                 continue
             floor = smallest_holm_p([len(v) for v in groups.values()])
             floors.append((floor, m, sorted(len(v) for v in groups.values())))
-            out.append(Significance(m, dataset, direction, pairwise_mann_whitney(groups, direction, alpha), floor))
+            out.append(
+                Significance(m, dataset, direction, pairwise_mann_whitney(groups, direction, alpha, seed=seed), floor)
+            )
             for name, values in groups.items():
                 bound = min(smallest_exact_p(len(values), len(o)) for g, o in groups.items() if g != name)
                 if len(values) < MIN_RUNS_FOR_TESTS and bound < smallest.get(name, (0, math.inf))[1]:

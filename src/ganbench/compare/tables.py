@@ -127,14 +127,9 @@ def significance_rows(tests: Sequence[Significance]) -> Rows:
     columns = ["metric", "direction", "dataset", "group_a", "group_b", "n_a", "n_b", "u_a", "p", "p_holm", "method",
                "better", "prob_a_better", "prob_a_better_ci_low", "prob_a_better_ci_high", "median_difference",
                "median_difference_ci_low", "median_difference_ci_high"]  # fmt: skip
-    nan2 = (math.nan, math.nan)  # TEMPORARY until the effect sizes reach PairTest
-    rows = []
-    for sig in tests:
-        for t in sig.tests:
-            prob_ci, shift_ci = getattr(t, "prob_ci", nan2), getattr(t, "shift_ci", nan2)
-            rows.append([sig.metric, sig.direction, sig.dataset, t.a, t.b, t.n_a, t.n_b, t.u, t.p, t.p_holm,
-                         getattr(t, "method", ""), t.better or "", getattr(t, "prob_a_better", math.nan),
-                         *prob_ci, getattr(t, "shift", math.nan), *shift_ci])  # fmt: skip
+    rows = [[sig.metric, sig.direction, sig.dataset, t.a, t.b, t.n_a, t.n_b, t.u, t.p, t.p_holm, t.method,
+             t.better or "", t.prob_a_better, *t.prob_ci, t.shift, *t.shift_ci]
+            for sig in tests for t in sig.tests]  # fmt: skip
     return columns, rows
 
 
