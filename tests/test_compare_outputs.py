@@ -139,7 +139,9 @@ def _checkpoint(run: Path, point: tuple[float, float]) -> None:
         last.bias.copy_(torch.tensor(point))
     state = {f"generator.{k}": v for k, v in generator.state_dict().items()}
     (run / "checkpoints").mkdir()
-    torch.save({"state_dict": state, "ganbench": {"iteration": 100}}, run / "checkpoints" / "last.ckpt")
+    checkpoint = {"state_dict": state, "global_step": 200, "epoch": 0, "optimizer_states": [],
+                  "ganbench": {"iteration": 100, "rng": {}}}  # fmt: skip
+    torch.save(checkpoint, run / "checkpoints" / "last.ckpt")
 
 
 def test_samples_side_by_side_from_plots_checkpoints_or_a_note(tmp_path):
@@ -165,7 +167,7 @@ def test_samples_side_by_side_from_plots_checkpoints_or_a_note(tmp_path):
     shown = sample_panels(result.stats, result.by, result.directions, tmp_path)["ring"]
     assert [p.group for p in shown] == ["a_plot", "b_ckpt", "c_none"]  # the table's order
     assert [p.run.summary["seed"] for p in shown] == [2, 2, 2]
-    assert [p.source for p in shown] == ["plot", "checkpoint", "none"]
+    assert [p.source for p in shown] == ["plot", "checkpoint", "none"], [p.note for p in shown]
     red = shown[0].image[..., :3]
     assert np.allclose(red[30, 30], [1.0, 0.0, 0.0])  # the latest plot, samples_000100
     # drawn again from the checkpoint: every point is the generator's bias
