@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import statistics
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -160,19 +161,28 @@ def test_files_written_table_csv_and_plots(sweep, tmp_path):
     # and a budget curve per metric with a direction
     assert "![modes_captured](modes_captured.png)" in md
     budget = ["budget_high_quality.png", "budget_modes_captured.png", "budget_reverse_kl.png"]
-    assert sorted(p.name for p in out.glob("*.png")) == [*budget, "modes_captured.png"]
+    assert sorted(p.name for p in out.glob("*.png")) == [*budget, "modes_captured.png", "samples_ring.png"]
     image = mpimg.imread(out / "modes_captured.png")
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
 
 
-def test_band_is_mean_and_std_over_seeds_at_each_iteration():
-    xs, means, stds = band([[(50, 2), (100, 6)], [(50, 4), (100, 7)], [(50, 6), (100, 8)], [(50, 1)]])
+def test_band_is_the_median_and_quartiles_over_seeds_at_each_iteration():
+    xs, medians, lows, highs = band([[(50, 2), (100, 6)], [(50, 4), (100, 7)], [(50, 6), (100, 8)], [(50, 1)]])
     assert xs == [50, 100]
-    # at 50: 2, 4, 6, 1 → mean 13/4; at 100: 6, 7, 8 → mean 7, std 1
-    assert means == pytest.approx([13 / 4, 7.0])
-    assert stds[0] == pytest.approx(math.sqrt(((2 - 3.25) ** 2 + 0.75**2 + 2.75**2 + 2.25**2) / 3))
-    assert stds[1] == pytest.approx(1.0)
-    assert band([[(10, 5.0)]]) == ([10], [5.0], [0.0])
+    # at 50: sorted 1, 2, 4, 6 → median 3; 25 % at position 0.75 → 1 + 0.75 · 1 = 1.75; 75 % at 2.25 →
+    # 4 + 0.25 · 2 = 4.5. At 100: 6, 7, 8 → median 7, quartiles 6.5 and 7.5
+    assert medians == pytest.approx([3.0, 7.0])
+    assert lows == pytest.approx([1.75, 6.5]) and highs == pytest.approx([4.5, 7.5])
+    assert band([[(10, 5.0)]]) == ([10], [5.0], [5.0], [5.0])
+
+
+def test_bands_stay_within_the_values_where_one_std_leaves_the_range():
+    """modes_captured 0, 0, 0, 8 over seeds: mean − std = 2 − 4 = −2 modes, impossible; the quartile
+    band stays within [0, 8]."""
+    values = [0.0, 0.0, 0.0, 8.0]
+    _, _, lows, highs = band([[(100, v)] for v in values])
+    assert statistics.fmean(values) - statistics.stdev(values) == pytest.approx(-2.0)
+    assert lows == [0.0] and highs == [2.0]  # 75 %: position 2.25 between 0 and 8 → 0 + 0.25 · 8
 
 
 def test_group_by_other_keys_and_warnings_for_unfair_groups(tmp_path):
@@ -229,6 +239,7 @@ def test_command_line(sweep, tmp_path, capsys):
         "budget.csv",
         "comparison.csv",
         "comparison.md",
+        "findings.md",
         "significance.csv",
     ]
     # default output directory: PATH/comparison
@@ -454,10 +465,15 @@ def test_significance_column_and_csv_match_scipy_and_holm(tmp_path):
     md = (tmp_path / "out" / "comparison.md").read_text()
     assert "| ring | nonsaturating / none | wasserstein / gp | wasserstein / gp | wasserstein / gp |" in md
     assert "| ring | wasserstein / gp | — | — | — |" in md
-    # the one-run hinge group gets the caveat
+    # the one-run hinge group gets the caveat. 1 against 5: its one value takes one of the 6 places;
+    # for modes_captured, 8 against wasserstein's 2, 2, 2, 3, 3, only the top place is that far from
+    # the middle (the bottom one is shared by three tied runs): p = 1/6, the caveat's bound
     assert result.caveats == [
-        "ring: group hinge / none has 1 completed run(s), fewer than 5: a test against a group of the same size "
-        "cannot give p below 1, so 'not significant' says little"]  # fmt: skip
+        "ring: group hinge / none has 1 completed run(s), fewer than 5: the exact test cannot give it a p below "
+        "0.17 against any other group, so 'not significant' says little"]  # fmt: skip
+    modes = [r for r in rows if r["metric"] == "modes_captured" and r["group_a"] == "hinge / none"]
+    assert float(modes[1]["p"]) == pytest.approx(1 / 6)
+    assert min(float(r["p"]) for r in rows if "hinge / none" in (r["group_a"], r["group_b"])) >= 1 / 6 - 1e-12
 
 
 def test_budget_curves_per_dataset_with_failures_ranked_worst(tmp_path):

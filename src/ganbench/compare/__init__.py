@@ -8,10 +8,16 @@ else the config choices), and reports per group:
 - the number of runs and the failure rate, (diverged + failed) / runs;
 - for each final metric of the completed runs: mean ± standard deviation (ddof = 1), a seeded 95 %
   BCa bootstrap interval of the mean (:func:`ganbench.statistics.bootstrap_ci`) and the best run;
-- the groups it is significantly better than: two-sided Mann–Whitney U tests between the groups
-  of each dataset, Holm-corrected over the pairs (:func:`ganbench.statistics.pairwise_mann_whitney`);
+- the mean wall time of a run, and the hyperparameters a search chose (the keys it varied);
+- the groups it is significantly better than: two-sided exact Mann–Whitney tests between the
+  groups of each dataset, Holm-corrected over the pairs (:func:`ganbench.statistics.pairwise_mann_whitney`),
+  with caveats where the group sizes cannot give a small p;
+- ``findings.md``: every pair the way round its metric reads, with the exact p, the Holm p, the
+  probability of improvement and the Hodges–Lehmann median difference, the significant pairs first;
 - budget curves: the expected best metric among k trials drawn from the group's runs, k = 1..N
-  (:func:`ganbench.statistics.best_of_k`), as in Lucic et al. 2018.
+  (:func:`ganbench.statistics.best_of_k`), as in Lucic et al. 2018;
+- the samples of each group's median run side by side, one figure per dataset;
+- with ``--wandb``, all of it as one W&B run of job type ``compare``.
 
 Each metric's direction (higher or lower is better) comes from the run record (``directions``,
 declared by the evaluator); only records without it fall back to ``--minimize``/``--maximize`` and
@@ -27,9 +33,11 @@ model or optimizer configs gets a warning.
 
 The package follows the work: :mod:`~ganbench.compare.records` finds and reads the runs,
 :mod:`~ganbench.compare.groups` groups them (and resolves each metric's direction),
+:mod:`~ganbench.compare.hyperparameters` reads what a search chose,
 :mod:`~ganbench.compare.stats` computes the statistics through :mod:`ganbench.statistics`,
-:mod:`~ganbench.compare.tables` and :mod:`~ganbench.compare.plots` write them,
-:mod:`~ganbench.compare.comparison` runs all of it (:func:`compare`) and :mod:`~ganbench.compare.cli`
+:mod:`~ganbench.compare.tables`, :mod:`~ganbench.compare.findings`, :mod:`~ganbench.compare.plots`
+and :mod:`~ganbench.compare.samples` write them, :mod:`~ganbench.compare.comparison` runs all of it
+(:func:`compare`), :mod:`~ganbench.compare.wandb_log` logs it to W&B and :mod:`~ganbench.compare.cli`
 is the command line.
 """
 

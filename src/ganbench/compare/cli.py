@@ -10,6 +10,7 @@ from pathlib import Path
 from ganbench.compare.comparison import compare
 from ganbench.compare.groups import DEFAULT_BY
 from ganbench.compare.records import CompareError
+from ganbench.compare.wandb_log import log_comparison
 
 EXIT_CODES = """exit codes:
   0  the comparison was written (warnings, including runs left out as malformed, do not change it)
@@ -50,13 +51,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--maximize", type=_split, default=[], help="metrics where higher is better, for run records without directions"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals (default 0)")
-    return p.parse_args(argv)
+    p.add_argument(
+        "--wandb",
+        action="store_true",
+        help="also log the comparison as one W&B run (job_type compare) in the group of the runs compared: the "
+        "tables, budget curves and sample figures (offline under OUT/wandb without an API key)",
+    )
+    p.add_argument("--wandb-group", default=None, help="the W&B group (default: the one the runs recorded)")
+    p.add_argument("--wandb-project", default=None, help="the W&B project (default: the runs', else ganbench)")
+    args = p.parse_args(argv)
+    if (args.wandb_group or args.wandb_project) and not args.wandb:
+        p.error("--wandb-group and --wandb-project go with --wandb: add --wandb")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         result = compare(args.paths, args.by, args.out, not args.no_plots, args.minimize, args.maximize, args.seed)
+        logged = log_comparison(result, args.wandb_group, args.wandb_project) if args.wandb else None
     except CompareError as err:
         print(f"ganbench-compare: error: {err}", file=sys.stderr)
         return 2
@@ -69,4 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ganbench-compare: caveat: {c}", file=sys.stderr)
     print(result.table)
     print("\nwrote " + ", ".join(str(f) for f in result.files))
+    if logged is not None:
+        where, group = logged
+        print(f"logged the comparison to W&B (job_type compare, group {group or '(none)'}): {where}")
     return 0

@@ -7,20 +7,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ganbench.compare.findings import FINDINGS, write_findings
 from ganbench.compare.groups import DEFAULT_BY, group_runs, resolve_directions
 from ganbench.compare.plots import UnplottableError, plot_budget, plot_metric
 from ganbench.compare.records import CompareError, Run, find_runs
+from ganbench.compare.samples import write_sample_figures
 from ganbench.compare.stats import BudgetCurve, GroupStats, Significance, budget_curves, significance, summarize
 from ganbench.compare.tables import (
+    budget_rows,
+    group_rows,
     markdown_report,
     markdown_table,
     metric_names,
+    significance_rows,
     significance_table,
-    write_budget_csv,
-    write_csv,
-    write_significance_csv,
+    write_rows,
 )
-from ganbench.summary import FAILURES
+from ganbench.summary import FAILURES, atomic_write_text
 
 COUNTED = ("completed", *FAILURES)
 
@@ -40,6 +43,10 @@ class Comparison:
     budget: list[BudgetCurve] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
+    out: Path | None = None  # the output directory
+    samples: list[Path] = field(default_factory=list)  # the sample figures, one per dataset
+    sample_notes: list[str] = field(default_factory=list)  # the panels left without samples, and why
+    paths: list[Path] = field(default_factory=list)  # the directories compared
 
 
 def counted_runs(paths: Sequence[Path | str]) -> tuple[list[Run], list[str], list[str]]:
@@ -71,7 +78,7 @@ def counted_runs(paths: Sequence[Path | str]) -> tuple[list[Run], list[str], lis
 def _write_plots(out: Path, stats: list[GroupStats], by: list[str], directions, curves) -> tuple[list[Path], list[str]]:
     """The curve and budget plots written, and a warning for each metric that could not be plotted."""
     files, warnings = [], []
-    jobs = [lambda m=m: plot_metric(out / f"{m}.png", m, stats, by) for m in metric_names(stats)]
+    jobs = [lambda m=m: plot_metric(out / f"{m}.png", m, stats, by, directions.get(m)) for m in metric_names(stats)]
     jobs += [
         lambda m=m: plot_budget(out / f"budget_{m}.png", m, directions[m], curves)
         for m in metric_names(stats)
@@ -112,7 +119,7 @@ def compare(
     for s in stats:
         warnings += [f"group {s.name} {w}: the comparison is unfair" for w in s.warnings]
         warnings += [f"group {s.name} {n}" for n in s.notes]
-    tests, caveats = significance(stats, by, directions)
+    tests, caveats = significance(stats, by, directions, seed=seed)
     curves = budget_curves(stats, by, directions)
     table = markdown_table(stats, by, directions)
     sig_table = significance_table(stats, by, tests, directions)
@@ -120,20 +127,26 @@ def compare(
     out = Path(out) if out is not None else (Path(paths[0]) / "comparison" if len(paths) == 1 else Path("comparison"))
     try:
         out.mkdir(parents=True, exist_ok=True)
-        files = [write_csv(out / "comparison.csv", stats, by)]
+        files = [write_rows(out / "comparison.csv", group_rows(stats, by))]
         if tests:
-            files.append(write_significance_csv(out / "significance.csv", tests))
+            files.append(write_rows(out / "significance.csv", significance_rows(tests)))
+            files.append(write_findings(out / FINDINGS, tests))
         if curves:
-            files.append(write_budget_csv(out / "budget.csv", curves))
+            files.append(write_rows(out / "budget.csv", budget_rows(curves)))
+        samples: list[Path] = []
+        missing: list[str] = []
         if plots:
+            samples, missing = write_sample_figures(out, stats, by, directions)
             pngs, unplottable = _write_plots(out, stats, by, directions, curves)
-            files += pngs
+            files += samples + pngs
             warnings += unplottable
         for r in runs:
             warnings += [f"{p}: row left out" for p in r.problems]
-        md = markdown_report(paths, len(runs), by, table, sig_table, caveats, warnings, files)
-        (out / "comparison.md").write_text(md)
+        plotted = [f for f in files if f not in samples]
+        md = markdown_report(paths, len(runs), by, table, sig_table, caveats, warnings, plotted, samples, missing)
+        atomic_write_text(out / "comparison.md", md)
     except OSError as err:
         raise CompareError(f"cannot write the comparison into {out} ({err}): choose another --out") from None
     files.insert(0, out / "comparison.md")
-    return Comparison(by, stats, warnings, table, files, directions, tests, curves, caveats, left_out)
+    return Comparison(by, stats, warnings, table, files, directions, tests, curves, caveats, left_out, out, samples,
+                      missing, [Path(p) for p in paths])  # fmt: skip

@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ganbench.compare.records import Run
-from ganbench.compare.stats import BudgetCurve, GroupStats, mean, panels, short_key, stdev
-from ganbench.compare.tables import ARROW
+from ganbench.compare.stats import BudgetCurve, GroupStats, panels, short_key
+from ganbench.compare.tables import axis_label
 
 # Matplotlib cannot lay out an axis whose span nears the largest float (its tick and margin
 # arithmetic overflows): a metric with values beyond this gets no plot, and a warning.
@@ -29,16 +31,20 @@ def _check_range(metric: str, values: Sequence[float]) -> None:
         )
 
 
-def band(curves: Sequence[Sequence[tuple[int, float]]]) -> tuple[list[int], list[float], list[float]]:
-    """Mean and standard deviation (ddof = 1; 0 for one run) over runs at each logged iteration."""
+def band(
+    curves: Sequence[Sequence[tuple[int, float]]], low: float = 0.25, high: float = 0.75
+) -> tuple[list[int], list[float], list[float], list[float]]:
+    """At each logged iteration, over the runs: the median and the ``low`` and ``high`` quantiles
+    (linear interpolation between the sorted values, numpy's default). Quantiles of the values lie
+    between their smallest and largest, so the band never leaves the metric's range (a ±1 std band
+    of modes_captured can reach below 0)."""
     at: dict[int, list[float]] = {}
     for c in curves:
         for x, y in c:
             at.setdefault(x, []).append(y)
     xs = sorted(at)
-    means = [mean(at[x]) for x in xs]
-    stds = [stdev(at[x]) if len(at[x]) > 1 else 0.0 for x in xs]
-    return xs, means, stds
+    quantiles = [np.quantile(np.asarray(at[x], dtype=float), [0.5, low, high]) for x in xs]
+    return xs, [float(q[0]) for q in quantiles], [float(q[1]) for q in quantiles], [float(q[2]) for q in quantiles]
 
 
 def _figure(n_panels: int):
@@ -71,36 +77,39 @@ def _curves(runs: Sequence[Run], metric: str) -> list[list[tuple[int, float]]]:
     return [r.curve(metric) for r in runs]
 
 
-def plot_metric(path: Path, metric: str, stats: Sequence[GroupStats], by: Sequence[str]) -> Path | None:
-    """One PNG: ``metric`` against iterations, one panel per dataset, a line per group (the mean over
-    its runs) with a ±1 std band. None when no run logged it; :class:`UnplottableError` for values no
-    axis can span."""
+def plot_metric(
+    path: Path, metric: str, stats: Sequence[GroupStats], by: Sequence[str], direction: str | None = None
+) -> Path | None:
+    """One PNG: ``metric`` against iterations, one panel per dataset, a line per group (the median
+    over its runs) with the band between the 25 % and 75 % quantiles over its runs (always within
+    the values seen, hence within the metric's range); the y axis says which side is better. None
+    when no run logged it; :class:`UnplottableError` for values no axis can span."""
+    curves = {
+        dataset: [(short_key(s, by), len(runs), _curves(runs, metric)) for s, runs in members]
+        for dataset, members in panels(stats, by).items()
+    }
+    _check_range(metric, [y for groups in curves.values() for *_, cs in groups for c in cs for _, y in c])
     data = {}
-    for dataset, members in panels(stats, by).items():
-        lines = []
-        for s, runs in members:
-            xs, means, stds = band(_curves(runs, metric))
-            if xs:
-                lines.append((short_key(s, by), len(runs), xs, means, stds))
+    for dataset, groups in curves.items():
+        lines = [(name, n, *band(cs)) for name, n, cs in groups]
+        lines = [line for line in lines if line[2]]
         if lines:
             data[dataset] = lines
     if not data:
         return None
-    _check_range(metric, [y for lines in data.values() for line in lines for y in (*line[3], *line[4])])
     plt, fig, axes = _figure(len(data))
     colours = _colours(plt, sorted({line[0] for lines in data.values() for line in lines}))
     for ax, (dataset, lines) in zip(axes, data.items()):
-        for name, n, xs, means, stds in lines:
+        for name, n, xs, medians, lows, highs in lines:
             c = colours[name]
-            ax.plot(xs, means, color=c, label=f"{name} (n={n})", marker="." if len(xs) < 30 else None)
-            ax.fill_between(xs, [m - d for m, d in zip(means, stds)], [m + d for m, d in zip(means, stds)],
-                            color=c, alpha=0.2)  # fmt: skip
+            ax.plot(xs, medians, color=c, label=f"{name} (n={n})", marker="." if len(xs) < 30 else None)
+            ax.fill_between(xs, lows, highs, color=c, alpha=0.2)
         ax.set_title(dataset, fontsize=9)
         ax.set_xlabel("iteration")
-        ax.set_ylabel(metric)
+        ax.set_ylabel(axis_label(metric, direction))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    return _finish(plt, fig, axes, len(data), f"{metric}: mean over runs, band ±1 std", path)
+        ax.legend(fontsize=7, title="median, band 25–75 % of runs", title_fontsize=7)
+    return _finish(plt, fig, axes, len(data), f"{metric}: median over runs, band 25–75 % of runs", path)
 
 
 def plot_budget(path: Path, metric: str, direction: str, curves: Sequence[BudgetCurve]) -> Path | None:
@@ -125,7 +134,7 @@ def plot_budget(path: Path, metric: str, direction: str, curves: Sequence[Budget
         ax.set_title(dataset, fontsize=9)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("number of trials k")
-        ax.set_ylabel(f"best {metric} of k {ARROW[direction]}")
+        ax.set_ylabel(f"expected best of k: {axis_label(metric, direction)}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return _finish(plt, fig, axes, len(datasets), f"{metric}: expected best of k trials, band 25–75 %", path)

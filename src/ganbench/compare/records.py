@@ -8,7 +8,9 @@ reported with its path and line and left out.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,10 @@ SUMMARY = SUMMARY_NAME
 NOT_METRICS = frozenset({"num_modes", "num_classes"})
 MISSING = "(none)"
 MAX_PROBLEMS_PER_FILE = 5
+# ganbench-study writes seeds/topK/trial.json next to the seed runs of a search trial.
+TRIAL_FILE = "trial.json"
+# The evaluation plots a run leaves: plots/samples_NNNNNN.png, NNNNNN the iteration.
+SAMPLE_PLOT = re.compile(r"samples_(\d+)\.png")
 
 
 class CompareError(ValueError):
@@ -110,6 +116,29 @@ class Run:
             if is_number(v) and math.isfinite(v):
                 out[k] = float(v)
         return out
+
+    def trial(self) -> dict[str, Any] | None:
+        """The search trial this run is or re-runs (``{"number": …, "params": {key: value}}``): its
+        record's ``trial`` (a search run), else the ``trial.json`` that ganbench-study leaves next to
+        the seed runs of a trial (``seeds/topK/trial.json``). None when neither says."""
+        trial = self.summary.get("trial")
+        if isinstance(trial, dict) and isinstance(trial.get("params"), dict):
+            return trial
+        path = self.path.parent / TRIAL_FILE
+        try:
+            trial = json.loads(path.read_text()).get("trial") if path.is_file() else None
+        except (OSError, ValueError, AttributeError):
+            return None
+        return trial if isinstance(trial, dict) and isinstance(trial.get("params"), dict) else None
+
+    def sample_plot(self) -> Path | None:
+        """The run's last evaluation plot (``plots/samples_NNNNNN.png`` with the largest NNNNNN)."""
+        found = []
+        for p in (self.path / "plots").glob("samples_*.png"):
+            match = SAMPLE_PLOT.fullmatch(p.name)
+            if match and p.is_file():
+                found.append((int(match.group(1)), p))
+        return max(found)[1] if found else None
 
     def rows(self) -> list[dict[str, float]]:
         """The valid rows of metrics.csv (read once; problems go to :attr:`problems`)."""

@@ -12,9 +12,11 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Any, TypeVar
 
 from ganbench.compare.groups import config_notes, metric_direction, unfair_mixes
+from ganbench.compare.hyperparameters import group_setting
 from ganbench.compare.records import Run
 from ganbench.statistics import (
     MIN_RUNS_FOR_TESTS,
@@ -22,7 +24,6 @@ from ganbench.statistics import (
     PairTest,
     best_of_k,
     bootstrap_ci,
-    min_two_sided_p,
     pairwise_mann_whitney,
 )
 
@@ -88,9 +89,11 @@ class GroupStats:
     diverged: int
     failed: int
     metrics: dict[str, MetricStats] = field(default_factory=dict)
-    wall_seconds: float = math.nan
+    wall_seconds: float = math.nan  # mean wall-clock time of a completed run (summary.json's wall_seconds)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # config differences, not unfair by themselves
+    hyperparameters: dict[str, str] = field(default_factory=dict)  # the searched keys, when one setting
+    settings: int = 0  # distinct searched settings among the runs (1: the seed runs of one trial)
 
     @property
     def n(self) -> int:
@@ -131,6 +134,7 @@ def summarize(
         stats.wall_seconds = mean(walls) if walls else math.nan
         stats.warnings = unfair_mixes(runs)
         stats.notes = config_notes(runs)
+        stats.hyperparameters, stats.settings = group_setting(runs)
         out.append(stats)
     return out
 
@@ -159,43 +163,89 @@ def panels(stats: Sequence[GroupStats], by: Sequence[str]) -> dict[str, list[tup
 
 @dataclass
 class Significance:
-    """The pairwise tests of one metric on one dataset."""
+    """The pairwise tests of one metric on one dataset, and the smallest Holm-adjusted p that the
+    group sizes allow (``floor``: what complete separation of the largest groups would give)."""
 
     metric: str
     dataset: str
     direction: str
     tests: list[PairTest]
+    floor: float = math.nan
+
+
+def smallest_exact_p(n_a: int, n_b: int) -> float:
+    """The smallest two-sided p an exact Mann–Whitney test can give between n_a and n_b runs, ties
+    included: 2 / C(n_a + n_b, n_a) for equal sizes (the two complete separations are equally far
+    from the null mean, whatever the ties), 1 / C(n_a + n_b, n_a) otherwise (ties at one end can
+    leave one separation alone in its tail: 8 against [2, 2, 2, 3, 3] gives 1/6, not 2/6)."""
+    return min(1.0, (2.0 if n_a == n_b else 1.0) / math.comb(n_a + n_b, n_a))
+
+
+def smallest_holm_p(sizes: Sequence[int]) -> float:
+    """The smallest Holm-adjusted p the exact test can give between groups of these ``sizes``, over
+    all their pairs: K · the smallest p of any pair (:func:`smallest_exact_p`), K the number of pairs
+    (the first Holm step multiplies the smallest p by K, and every later adjusted p is at least
+    that). Complete separation of the pair with that smallest p reaches it."""
+    pairs = list(combinations(sizes, 2))
+    if not pairs:
+        return 1.0
+    return min(1.0, len(pairs) * min(smallest_exact_p(a, b) for a, b in pairs))
+
+
+def _values(runs: Sequence[Run], metric: str) -> list[float]:
+    return [r.final_metrics()[metric] for r in runs if r.status == "completed" and metric in r.final_metrics()]
 
 
 def significance(
-    stats: Sequence[GroupStats], by: Sequence[str], directions: dict[str, str | None], alpha: float = ALPHA
+    stats: Sequence[GroupStats],
+    by: Sequence[str],
+    directions: dict[str, str | None],
+    alpha: float = ALPHA,
+    seed: int = 0,
 ) -> tuple[list[Significance], list[str]]:
     """Holm-corrected pairwise Mann–Whitney tests of each metric with a direction, between the
-    groups of each dataset (their completed runs), and a caveat per group with too few runs."""
+    groups of each dataset (their completed runs), and the caveats the group sizes call for: a
+    group with fewer than MIN_RUNS_FOR_TESTS runs (the smallest p any of its tests can give), and a
+    dataset whose design cannot reach a Holm-adjusted p below ``alpha`` at all."""
     out, caveats = [], []
     for dataset, members in panels(stats, by).items():
         if len(members) < 2:
             continue
-        few = []
+        smallest: dict[str, tuple[int, float]] = {}  # group → (its runs, the smallest p of its tests)
+        floors = []
         for m, direction in directions.items():
             if direction is None:
                 continue
-            groups = {}
-            for s, runs in members:
-                values = [r.final_metrics()[m] for r in runs if r.status == "completed" and m in r.final_metrics()]
-                if values:
-                    groups[short_key(s, by)] = values
-                    if len(values) < MIN_RUNS_FOR_TESTS:
-                        few.append((short_key(s, by), len(values)))
-            if len(groups) >= 2:
-                out.append(Significance(m, dataset, direction, pairwise_mann_whitney(groups, direction, alpha)))
-        for name, n in sorted(set(few)):
-            caveats.append(
-                f"{dataset}: group {name} has {n} completed run(s), fewer than {MIN_RUNS_FOR_TESTS}: a test against "
-                f"a group of the same size cannot give p below {min_two_sided_p(n, n):.2g}, so 'not significant' "
-                "says little"
+            groups = {short_key(s, by): v for s, runs in members if (v := _values(runs, m))}
+            if len(groups) < 2:
+                continue
+            floor = smallest_holm_p([len(v) for v in groups.values()])
+            floors.append((floor, m, sorted(len(v) for v in groups.values())))
+            out.append(
+                Significance(m, dataset, direction, pairwise_mann_whitney(groups, direction, alpha, seed=seed), floor)
             )
+            for name, values in groups.items():
+                bound = min(smallest_exact_p(len(values), len(o)) for g, o in groups.items() if g != name)
+                if len(values) < MIN_RUNS_FOR_TESTS and bound < smallest.get(name, (0, math.inf))[1]:
+                    smallest[name] = (len(values), bound)
+        for name, (n, bound) in sorted(smallest.items()):
+            caveats.append(
+                f"{dataset}: group {name} has {n} completed run(s), fewer than {MIN_RUNS_FOR_TESTS}: the exact test "
+                f"cannot give it a p below {bound:.2g} against any other group, so 'not significant' says little"
+            )
+        if floors:
+            floor, _, sizes = min(floors)
+            if floor >= alpha:
+                caveats.append(
+                    f"{dataset}: {len(sizes)} groups of {_sizes(sizes)} completed runs: the smallest Holm-adjusted p "
+                    f"the exact test can reach over the {math.comb(len(sizes), 2)} pairs is {floor:.2g}, not below "
+                    f"{alpha}: no difference can be significant, whatever the values; more runs per group can"
+                )
     return out, caveats
+
+
+def _sizes(sizes: Sequence[int]) -> str:
+    return str(sizes[0]) if len(set(sizes)) == 1 else f"{sizes[0]}–{sizes[-1]}"
 
 
 def better_than(tests: Sequence[Significance]) -> dict[tuple[str, str, str], list[str]]:

@@ -4,14 +4,31 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ganbench.compare.hyperparameters import describe
 from ganbench.compare.stats import ALPHA, BudgetCurve, GroupStats, Significance, better_than, panels, short_key
+from ganbench.summary import atomic_write_text
 
 ARROW = {"max": "↑", "min": "↓", None: ""}
+BETTER = {"max": "higher is better", "min": "lower is better", None: "no better side"}
+# What the time column measures: the wall-clock seconds of a run (summary.json's wall_seconds),
+# which follow the machine's load as much as the objective's cost.
+TIME_COLUMN = "wall time/run (s)"
+
+
+def axis_label(metric: str, direction: str | None) -> str:
+    """A plot axis naming ``metric`` and its better side: ``mode_tv (lower is better)``."""
+    return f"{metric} ({BETTER[direction]})"
+
+
+def searched(stats: Sequence[GroupStats]) -> bool:
+    """Whether any group's runs are or re-run search trials (the table then shows their settings)."""
+    return any(s.settings for s in stats)
 
 
 def _fmt(x: float | None) -> str:
@@ -35,7 +52,9 @@ def markdown_table(stats: Sequence[GroupStats], by: Sequence[str], directions: d
     for m in names:
         arrow = ARROW[directions.get(m)]
         header += [f"{m} {arrow} (mean ± std)".replace("  ", " "), "95% CI", f"best {m}"]
-    header.append("time/run (s)")
+    header.append(TIME_COLUMN)
+    if searched(stats):
+        header.append("hyperparameters (searched)")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for s in stats:
         cells = [*s.key, str(s.n), f"{100 * s.failure_rate:.0f}% ({s.diverged + s.failed}/{s.n})"]
@@ -47,6 +66,8 @@ def markdown_table(stats: Sequence[GroupStats], by: Sequence[str], directions: d
             else:
                 cells += ["—", "—", "—"]
         cells.append(_fmt(s.wall_seconds))
+        if searched(stats):
+            cells.append(describe(s.hyperparameters, s.settings))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -71,49 +92,63 @@ def significance_table(
     return "\n".join(lines)
 
 
-def write_csv(path: Path, stats: Sequence[GroupStats], by: Sequence[str]) -> Path:
+Rows = tuple[list[str], list[list[Any]]]
+
+
+def group_rows(stats: Sequence[GroupStats], by: Sequence[str]) -> Rows:
+    """The columns and rows of ``comparison.csv`` (and of the W&B table ``tuned``): per group the
+    counts, per metric n, mean, std, best and the 95 % interval, the mean wall time, the searched
+    hyperparameters and the warnings."""
     names = metric_names(stats)
     columns = [*by, "runs", "completed", "diverged", "failed", "failure_rate"]
     for m in names:
         columns += [f"{m}_n", f"{m}_mean", f"{m}_std", f"{m}_best", f"{m}_ci_low", f"{m}_ci_high"]
-    columns += ["wall_seconds_mean", "warnings"]
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(columns)
-        for s in stats:
-            row: list[Any] = [*s.key, s.n, s.completed, s.diverged, s.failed, s.failure_rate]
-            for m in names:
-                ms = s.metrics.get(m)
-                if ms:
-                    row += [ms.n, ms.mean, ms.std, "" if ms.best is None else ms.best, ms.ci_low, ms.ci_high]
-                else:
-                    row += [0, "", "", "", "", ""]
-            row += [s.wall_seconds, "; ".join(s.warnings + s.notes)]
-            w.writerow(row)
-    return path
+    columns += ["wall_seconds_mean", "hyperparameters", "warnings"]
+    rows = []
+    for s in stats:
+        row: list[Any] = [*s.key, s.n, s.completed, s.diverged, s.failed, s.failure_rate]
+        for m in names:
+            ms = s.metrics.get(m)
+            if ms:
+                row += [ms.n, ms.mean, ms.std, "" if ms.best is None else ms.best, ms.ci_low, ms.ci_high]
+            else:
+                row += [0, "", "", "", "", ""]
+        setting = describe(s.hyperparameters, s.settings) if s.settings else ""
+        row += [s.wall_seconds, setting, "; ".join(s.warnings + s.notes)]
+        rows.append(row)
+    return columns, rows
 
 
-def write_significance_csv(path: Path, tests: Sequence[Significance]) -> Path:
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["metric", "direction", "dataset", "group_a", "group_b", "n_a", "n_b", "u_a", "p", "p_holm",
-                    "better"])  # fmt: skip
-        for sig in tests:
-            for t in sig.tests:
-                w.writerow([sig.metric, sig.direction, sig.dataset, t.a, t.b, t.n_a, t.n_b, t.u, t.p, t.p_holm,
-                            t.better or ""])  # fmt: skip
-    return path
+def significance_rows(tests: Sequence[Significance]) -> Rows:
+    """The columns and rows of ``significance.csv`` (and of the W&B table ``significance``): one row
+    per pair, with a's U, the exact p and its Holm adjustment, the better group, the probability that
+    a run of a beats a run of b in the metric's direction (with its bootstrap interval) and the
+    Hodges–Lehmann median difference a − b (with its interval)."""
+    columns = ["metric", "direction", "dataset", "group_a", "group_b", "n_a", "n_b", "u_a", "p", "p_holm", "method",
+               "better", "prob_a_better", "prob_a_better_ci_low", "prob_a_better_ci_high", "median_difference",
+               "median_difference_ci_low", "median_difference_ci_high"]  # fmt: skip
+    rows = [[sig.metric, sig.direction, sig.dataset, t.a, t.b, t.n_a, t.n_b, t.u, t.p, t.p_holm, t.method,
+             t.better or "", t.prob_a_better, *t.prob_ci, t.shift, *t.shift_ci]
+            for sig in tests for t in sig.tests]  # fmt: skip
+    return columns, rows
 
 
-def write_budget_csv(path: Path, curves: Sequence[BudgetCurve]) -> Path:
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["metric", "dataset", "group", "k", "n_trials", "n_failed", "expected_best", "q25", "q75",
-                    "p_all_failed"])  # fmt: skip
-        for c in curves:
-            for p in c.points:
-                w.writerow([c.metric, c.dataset, c.group, p.k, c.n_trials, c.n_failed, p.mean, p.q_low, p.q_high,
-                            p.p_all_failed])  # fmt: skip
+def budget_rows(curves: Sequence[BudgetCurve]) -> Rows:
+    """The columns and rows of ``budget.csv`` (and of the W&B table ``budget``)."""
+    columns = ["metric", "dataset", "group", "k", "n_trials", "n_failed", "expected_best", "q25", "q75",
+               "p_all_failed"]  # fmt: skip
+    rows = [[c.metric, c.dataset, c.group, p.k, c.n_trials, c.n_failed, p.mean, p.q_low, p.q_high, p.p_all_failed]
+            for c in curves for p in c.points]  # fmt: skip
+    return columns, rows
+
+
+def write_rows(path: Path, table: Rows) -> Path:
+    """A CSV file of ``(columns, rows)``, written atomically."""
+    text = io.StringIO(newline="")
+    w = csv.writer(text)
+    w.writerow(table[0])
+    w.writerows(table[1])
+    atomic_write_text(path, text.getvalue())
     return path
 
 
@@ -126,8 +161,12 @@ def markdown_report(
     caveats: Sequence[str],
     warnings: Sequence[str],
     files: Sequence[Path],
+    samples: Sequence[Path] = (),
+    sample_notes: Sequence[str] = (),
 ) -> str:
-    """The text of ``comparison.md``: the table, the significance table, the warnings and the plots."""
+    """The text of ``comparison.md``: the table, the significance table, the warnings and the plots
+    (``files``: the curves and budget curves; ``samples``: the sample figures, ``sample_notes``
+    their panels without samples)."""
     md = [
         f"# Comparison of {n_runs} runs by {', '.join(by)}",
         "",
@@ -135,18 +174,21 @@ def markdown_report(
         "run: mean ± sample standard deviation (ddof = 1) over the runs of a group, a 95 % BCa bootstrap interval "
         "of the mean (9,999 resamples, seeded; too narrow for few runs: about 84 % coverage at 5 runs), and the "
         "best run (↑ higher is better, ↓ lower is better, as each evaluator declares). "
-        "Failure rate = (diverged + failed) / runs.",
+        f"Failure rate = (diverged + failed) / runs. {TIME_COLUMN}: the mean wall-clock seconds of a completed run "
+        "(it follows the machine's load, not only the objective's cost)."
+        + (" Hyperparameters: the values of the keys the search varied, when the group's runs share one setting "
+           "(the seed runs of one trial)." if "hyperparameters (searched)" in table else ""),
         "",
         table,
         "",
-    ]
+    ]  # fmt: skip
     if sig_table:
         md += [
             "## Significance",
             "",
-            f"Two-sided Mann–Whitney U tests between every pair of groups on the same dataset, Holm-corrected over "
-            f"the pairs of each metric and dataset; a group is listed as better when the corrected p < {ALPHA}. "
-            "All p-values: significance.csv.",
+            f"Two-sided exact Mann–Whitney tests between every pair of groups on the same dataset, Holm-corrected "
+            f"over the pairs of each metric and dataset; a group is listed as better when the corrected p < {ALPHA}. "
+            "All p-values: significance.csv; every pair with its effect sizes: [findings.md](findings.md).",
             "",
             sig_table,
             "",
@@ -156,8 +198,12 @@ def markdown_report(
         md += ["**Warnings**", "", *[f"- {w}" for w in warnings], ""]
     curves = [f for f in files if f.suffix == ".png" and not f.stem.startswith("budget_")]
     budget = [f for f in files if f.suffix == ".png" and f.stem.startswith("budget_")]
+    if samples:
+        md += ["Samples of each group's median run (by its optimized metric), in the table's order:", "",
+               *[f"![{p.stem}]({p.name})" for p in samples], ""]  # fmt: skip
+        md += [f"- {n}" for n in sample_notes] + ([""] if sample_notes else [])
     if curves:
-        md += ["Curves (mean over runs, band ±1 std; one panel per dataset):", "",
+        md += ["Curves (median over runs, band 25–75 % of runs; one panel per dataset):", "",
                *[f"![{p.stem}]({p.name})" for p in curves], ""]  # fmt: skip
     if budget:
         md += [

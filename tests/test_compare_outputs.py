@@ -1,0 +1,189 @@
+"""What ganbench-compare's tables and figures show: the searched hyperparameters, what the time
+column measures, which side of each axis is better, and the samples of each group's median run."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import ganbench.compare.plots as plots
+from ganbench.compare import compare
+from ganbench.compare.samples import median_run
+from test_compare import write_run
+
+TRIAL = {"number": 3, "params": {"optimizer.generator.lr": "0.001", "n_critic": "5", "+optimizer/scheduler": "linear"}}
+
+
+def write_seed_runs(root: Path, loss: str, kl: list[float], trial: dict | None = TRIAL, lr: float = 4.4e-4) -> Path:
+    """The seed stage of a study: <root>/ring/<loss>/seeds/top1/s<seed>, trial.json beside them."""
+    top = root / "ring" / loss / "seeds" / "top1"
+    for seed, value in zip(range(100, 100 + len(kl)), kl):
+        write_run(top, f"s{seed}", loss=loss, seed=seed, lr=lr, n_critic=5,
+                  metrics={"modes_captured": 8, "high_quality": 0.9, "reverse_kl": value})  # fmt: skip
+    if trial is not None:
+        (top / "trial.json").write_text(json.dumps({"trial_dir": "search/from0000/3", "trial": trial}))
+    return top
+
+
+def test_the_tuned_table_shows_the_winning_hyperparameters_as_the_runs_ran(tmp_path):
+    write_seed_runs(tmp_path / "study", "minimax", [0.1, 0.2, 0.3])
+    # a search: two trials of one loss, each record names its own trial
+    for number, lr in ((0, 1e-3), (1, 2e-4)):
+        run = write_run(tmp_path / "study" / "ring" / "hinge" / "search", str(number), loss="hinge", lr=lr,
+                        metrics={"modes_captured": 8, "high_quality": 0.5, "reverse_kl": 0.2})  # fmt: skip
+        record = json.loads((run / "summary.json").read_text())
+        record["trial"] = {"number": number, "params": {"optimizer.generator.lr": str(lr)}}
+        (run / "summary.json").write_text(json.dumps(record))
+    result = compare([tmp_path / "study"], by=["loss"], out=tmp_path / "out", plots=False)
+    header = result.table.splitlines()[0]
+    assert header.endswith("| wall time/run (s) | hyperparameters (searched) |")
+    # lr and n_critic as config.yaml holds them (4.4e-4, not the 0.001 the trial record says: the
+    # config is what ran), the scheduler group from the trial (config.yaml has no group choices)
+    setting = "optimizer.generator.lr=0.00044, n_critic=5, +optimizer/scheduler=linear"
+    assert "| minimax | 3 | 0% (0/3) |" in result.table and result.table.splitlines()[3].endswith(f"| {setting} |")
+    assert result.table.splitlines()[2].endswith("| 2 settings (a search) |")
+    rows = {r["loss"]: r for r in csv.DictReader(open(tmp_path / "out" / "comparison.csv"))}
+    assert rows["minimax"]["hyperparameters"] == setting and rows["hinge"]["hyperparameters"] == "2 settings (a search)"
+    # seconds of wall-clock time (summary.json's wall_seconds: 10 + seed in write_run)
+    assert float(rows["minimax"]["wall_seconds_mean"]) == pytest.approx(10 + 101)
+    assert (
+        "wall time/run (s): the mean wall-clock seconds of a completed run"
+        in (tmp_path / "out" / "comparison.md").read_text()
+    )
+
+
+def test_without_a_search_there_is_no_hyperparameter_column(tmp_path):
+    write_seed_runs(tmp_path / "s", "minimax", [0.1, 0.2], trial=None)
+    result = compare([tmp_path / "s"], by=["loss"], out=tmp_path / "out", plots=False)
+    assert result.table.splitlines()[0].endswith("| wall time/run (s) |")
+
+
+def test_every_axis_says_which_side_is_better(tmp_path, monkeypatch):
+    for seed in range(2):
+        write_run(tmp_path / "runs", f"r{seed}", loss="hinge", seed=seed, curve=[(50, 4), (100, 8)],
+                  metrics={"modes_captured": 8, "high_quality": 0.5, "reverse_kl": 0.1, "kid_std": 0.01},
+                  directions={"modes_captured": "max", "high_quality": "max", "reverse_kl": "min",
+                              "kid_std": None})  # fmt: skip
+    labels = {}
+    finish = plots._finish
+
+    def record(plt, fig, axes, used, title, path):
+        labels[Path(path).name] = [ax.get_ylabel() for ax in axes[:used]]
+        return finish(plt, fig, axes, used, title, path)
+
+    monkeypatch.setattr(plots, "_finish", record)
+    compare([tmp_path / "runs"], by=["loss"], out=tmp_path / "out")
+    assert labels["modes_captured.png"] == ["modes_captured (higher is better)"]
+    assert labels["budget_reverse_kl.png"] == ["expected best of k: reverse_kl (lower is better)"]
+    assert labels["budget_high_quality.png"] == ["expected best of k: high_quality (higher is better)"]
+    assert "budget_kid_std.png" not in labels  # no direction, no budget curve
+
+
+# ------------------------------------------------------------------ samples side by side
+def _runs(root: Path, values: list[float], loss: str = "hinge") -> list:
+    for seed, v in enumerate(values):
+        write_run(root, f"{loss}{seed}", loss=loss, seed=seed,
+                  metrics={"modes_captured": 8, "high_quality": 0.5, "reverse_kl": v})  # fmt: skip
+    return compare([root], by=["loss"], out=root.parent / "o", plots=False).stats[0].runs
+
+
+@pytest.mark.parametrize(
+    "values, seed",
+    [
+        ([0.5, 0.1, 0.3], 2),  # sorted best (lowest KL) to worst: 0.1 (s1), 0.3 (s2), 0.5 (s0): the middle one
+        ([0.4, 0.1, 0.3, 0.2], 3),  # even: 0.1, 0.2 (s3), 0.3, 0.4: the better of the two middle runs
+        ([0.2, 0.2, 0.2], 1),  # all equal: by seed, s0, s1, s2 → s1
+    ],
+)
+def test_the_median_run_by_the_optimized_metric(tmp_path, values, seed):
+    runs = _runs(tmp_path / "r", values)
+    # no optimized_metric in config.yaml: the evaluator's first declared metric, modes_captured, ties
+    # everywhere (8): the seed decides
+    chosen, metric, _, n = median_run(runs, {"modes_captured": "max", "reverse_kl": "min"})
+    assert (metric, n, chosen.summary["seed"]) == ("modes_captured", len(values), (len(values) - 1) // 2)
+    runs = _runs(tmp_path / "again", values)
+    for run in runs:
+        with open(run.path / "config.yaml", "a") as f:
+            f.write("optimized_metric: reverse_kl\n")
+    runs = compare([tmp_path / "again"], by=["loss"], out=tmp_path / "o2", plots=False).stats[0].runs
+    chosen, metric, value, _ = median_run(runs, {"modes_captured": "max", "reverse_kl": "min"})
+    assert (metric, chosen.summary["seed"], value) == ("reverse_kl", seed, values[seed])
+
+
+def _solid_png(path: Path, rgb: tuple[int, int, int]) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (60, 60), rgb).save(path)
+
+
+def _checkpoint(run: Path, point: tuple[float, float]) -> None:
+    """A generator whose every sample is ``point`` (last layer: weights 0, bias ``point``)."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    with open(run / "config.yaml", "a") as f:
+        f.write(
+            "model:\n  generator: {_target_: ganbench.models.MLPGenerator, data_dim: 2, latent_dim: 2, hidden_dim: 8, "
+            "num_layers: 2}\ndataset:\n  _target_: ganbench.data.RingDataModule\n  iterations: ${iterations}\n"
+        )
+    generator = instantiate(OmegaConf.load(run / "config.yaml").model.generator)
+    last = [m for m in generator.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor(point))
+    state = {f"generator.{k}": v for k, v in generator.state_dict().items()}
+    (run / "checkpoints").mkdir()
+    checkpoint = {"state_dict": state, "global_step": 200, "epoch": 0, "optimizer_states": [],
+                  "ganbench": {"iteration": 100, "rng": {}}}  # fmt: skip
+    torch.save(checkpoint, run / "checkpoints" / "last.ckpt")
+
+
+def test_samples_side_by_side_from_plots_checkpoints_or_a_note(tmp_path):
+    root = tmp_path / "runs"
+    for loss in ("a_plot", "b_ckpt", "c_none"):
+        for seed, kl in enumerate([0.3, 0.1, 0.2]):  # the median run is seed 2 (0.2)
+            write_run(root, f"{loss}{seed}", loss=loss, seed=seed,
+                      metrics={"modes_captured": 8, "high_quality": 0.5, "reverse_kl": kl})  # fmt: skip
+            with open(root / f"{loss}{seed}" / "config.yaml", "a") as f:
+                f.write("optimized_metric: reverse_kl\n")
+    # the median run's latest plot is red; an earlier plot, and another run's plot, are green
+    _solid_png(root / "a_plot2" / "plots" / "samples_000050.png", (0, 255, 0))
+    _solid_png(root / "a_plot2" / "plots" / "samples_000100.png", (255, 0, 0))
+    _solid_png(root / "a_plot0" / "plots" / "samples_000100.png", (0, 255, 0))
+    _checkpoint(root / "b_ckpt2", (0.25, -0.5))
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    result = compare([root], by=["loss"], out=tmp_path / "out")
+    assert [p.name for p in result.samples] == ["samples_ring.png"]
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before  # nothing written into the runs
+
+    from ganbench.compare.samples import sample_panels
+
+    shown = sample_panels(result.stats, result.by, result.directions, tmp_path)["ring"]
+    assert [p.group for p in shown] == ["a_plot", "b_ckpt", "c_none"]  # the table's order
+    assert [p.run.summary["seed"] for p in shown] == [2, 2, 2]
+    assert [p.source for p in shown] == ["plot", "checkpoint", "none"], [p.note for p in shown]
+    red = shown[0].image[..., :3]
+    assert np.allclose(red[30, 30], [1.0, 0.0, 0.0])  # the latest plot, samples_000100
+    # drawn again from the checkpoint: every point is the generator's bias
+    assert shown[1].points.shape == (2500, 2) and np.allclose(shown[1].points, [0.25, -0.5], atol=1e-6)
+    assert result.sample_notes == [
+        "ring: group c_none has no samples in the figure: the run kept no plots/samples_*.png and no "
+        "checkpoints/last.ckpt"]  # fmt: skip
+    md = (tmp_path / "out" / "comparison.md").read_text()
+    assert "![samples_ring](samples_ring.png)" in md and "- ring: group c_none has no samples" in md
+    figure = plots_image(tmp_path / "out" / "samples_ring.png")
+    # the figure holds the red plot (pure red pixels), not the green ones
+    assert (np.all(figure[..., :3] == [1.0, 0.0, 0.0], axis=-1)).sum() > 100
+    assert not (np.all(figure[..., :3] == [0.0, 1.0, 0.0], axis=-1)).any()
+
+
+def plots_image(path: Path) -> np.ndarray:
+    import matplotlib.image as mpimg
+
+    return mpimg.imread(path)
