@@ -34,16 +34,24 @@ LOST_JOB_GRACE_S = 30.0  # a job gone from squeue without a result file, for thi
 POLL_S = 5.0  # between squeue calls for the job waited on
 
 
+ALIVE_STATES = frozenset(
+    {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING",
+     "SUSPENDED", "STOPPED", "SIGNALING", "STAGE_OUT", "SPECIAL_EXIT"}
+)  # fmt: skip
+
+
 def listed_by_squeue(job_id: str) -> bool | None:
-    """Whether SLURM still lists ``job_id`` (pending, running, requeued, completing); None when
-    ``squeue`` cannot be asked."""
+    """Whether SLURM still has ``job_id`` queued, running or being requeued; None when ``squeue``
+    cannot be asked."""
     try:
-        proc = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            ["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=60
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if proc.returncode != 0:  # "Invalid job id specified": gone from slurmctld's memory
         return False if "Invalid job id" in proc.stderr else None
-    return bool(proc.stdout.strip())
+    return any(state.strip() in ALIVE_STATES for state in proc.stdout.splitlines())
 
 
 def wait_for_job(job: Any, grace_s: float = LOST_JOB_GRACE_S, poll_s: float = POLL_S) -> bool:

@@ -53,15 +53,18 @@ class SlurmLauncher(PluginSlurmLauncher):
         from submitit.core.utils import UncompletedJobError
 
         seen_end = wait_for_job(job)
-        try:
-            return job.results()[0]
-        except UncompletedJobError as err:
-            reason = str(err).splitlines()
-            how = "ended" if seen_end else f"is no longer listed by squeue (for {LOST_JOB_GRACE_S:.0f} s)"
+        if seen_end or job.paths.result_pickle.exists():
+            try:
+                return job.results()[0]  # waits for the job: only once it has ended
+            except UncompletedJobError as err:
+                what = " ".join(str(err).splitlines()[:2])
+                error = f"SLURM job {job.job_id} ended without a result ({what})"
+        else:
             error = (
-                f"SLURM job {job.job_id} {how} without a result ({' '.join(reason[:2])}); "
-                f"its logs: {job.paths.stdout} and {job.paths.stderr}"
+                f"SLURM job {job.job_id} is no longer listed by squeue, without a result "
+                f"(waited {LOST_JOB_GRACE_S:.0f} s for {job.paths.result_pickle})"
             )
+        error += f"; its logs: {job.paths.stdout} and {job.paths.stderr}"
         sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
         with open_dict(sweep_config.hydra.job):
             sweep_config.hydra.job.num = idx
