@@ -112,7 +112,7 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str, poll:
 
 def readme_block(starts_with: str) -> str:
     """The README code block whose text starts with ``starts_with``, as printed."""
-    for block in re.findall(r"```(?:bash|sh)?\n(.*?)```", README.read_text(), re.S):
+    for block in re.findall(r"^```[\w-]*\n(.*?)^```", README.read_text(), re.S | re.M):
         if block.startswith(starts_with):
             return block
     raise AssertionError(f"README has no code block starting with {starts_with!r}")
@@ -120,8 +120,8 @@ def readme_block(starts_with: str) -> str:
 
 def calibrated_iterations(env: dict[str, str], cwd: Path, seconds: float, step: int = 500) -> int:
     """Iterations of the default run that take about ``seconds`` of training here and now (a
-    multiple of ``step``), from the speed of a local 1,000-iteration run."""
+    multiple of ``step``), from the speed of a local 500-iteration run."""
     out_dir = cwd / "calibration"
-    run([*train_cmd(), "iterations=1000", f"hydra.run.dir={out_dir}"], env, cwd)
-    rate = 1000 / max(summary(out_dir)["wall_seconds"], 1e-3)
+    run([*train_cmd(), "iterations=500", f"hydra.run.dir={out_dir}"], env, cwd)
+    rate = 500 / max(summary(out_dir)["wall_seconds"], 1e-3)
     return max(step, math.ceil(rate * seconds / step) * step)
