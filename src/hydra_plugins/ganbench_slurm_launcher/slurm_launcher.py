@@ -22,7 +22,7 @@ class SlurmLauncher(PluginSlurmLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         import submitit
 
-        assert self.config is not None and self.hydra_context is not None
+        assert self.config is not None
         assert len(job_overrides) > 0
         # --- as the plugin's launch (hydra-submitit-launcher 1.2) ---
         init_params = {"folder": self.params["submitit_folder"]}
@@ -65,6 +65,7 @@ class SlurmLauncher(PluginSlurmLauncher):
                 f"(waited {LOST_JOB_GRACE_S:.0f} s for {job.paths.result_pickle})"
             )
         error += f"; its logs: {job.paths.stdout} and {job.paths.stderr}"
+        assert self.config is not None and self.hydra_context is not None
         sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
         with open_dict(sweep_config.hydra.job):
             sweep_config.hydra.job.num = idx
