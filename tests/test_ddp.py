@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from hydra.utils import instantiate
 from ganbench import load_run
 from ganbench.evaluation.builder import build_evaluator
 from ganbench.evaluation.toy import mode_metrics
-from helpers import run_ddp
+from helpers import assert_same_state, checkpoint_state, run_ddp
 
 N = 500
 
@@ -63,3 +64,25 @@ def test_metrics_equal_those_of_the_gathered_samples(ddp_run):
         assert got[key] == pytest.approx(prdc[key], abs=1e-12), key
     # the two ranks drew different samples (per-rank seeds), not one sample set twice
     assert not torch.allclose(parts[0], parts[1])
+
+
+def test_every_ranks_streams_are_in_the_checkpoint(ddp_run):
+    ckpt = torch.load(ddp_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    ranks = ckpt["ganbench"]["ranks"]
+    assert len(ranks) == 2
+    assert torch.equal(ranks[0]["rng"]["torch"], ckpt["ganbench"]["rng"]["torch"])  # rank 0's, as before
+    assert not torch.equal(ranks[0]["rng"]["torch"], ranks[1]["rng"]["torch"])
+    assert ranks[0]["real_sampler"]["seed"] != ranks[1]["real_sampler"]["seed"]
+
+
+def test_resume_from_a_periodic_checkpoint_is_bit_exact(ddp_run, tmp_path):
+    """Both ranks continue their own random streams from iteration 10, so the resumed run ends
+    exactly as the uninterrupted one (before, the streams were derived again at the resume point)."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(ddp_run, run_dir)
+    (run_dir / "summary.json").unlink()  # as a run stopped at its iteration-10 checkpoint
+    shutil.copyfile(run_dir / "checkpoints" / "iter000010.ckpt", run_dir / "checkpoints" / "last.ckpt")
+    output = run_ddp([f"resume={run_dir}"], cwd=tmp_path)
+    assert f"Restored all states from the checkpoint at {run_dir}/checkpoints/last.ckpt" in output
+    assert_same_state(checkpoint_state(run_dir), checkpoint_state(ddp_run))
+    assert list(csv.DictReader(open(run_dir / "metrics.csv"))) == list(csv.DictReader(open(ddp_run / "metrics.csv")))

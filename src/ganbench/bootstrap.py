@@ -69,7 +69,12 @@ def _run_dir(resume: Any, default: Any) -> Any:
 
 def _job_dir(default: str) -> str:
     """The last part of a run or sweep directory: the SLURM job id on a cluster (stable across
-    requeues), else the time."""
+    requeues), else the time.
+
+    Registered with ``use_cache=True`` (:data:`CACHED_RESOLVERS`): a submitit job rebuilds its
+    config from the submitter's, and Hydra copies the submitter's resolver cache into it, so the
+    job reuses the sweep directory the submitter announced instead of naming one after its own
+    SLURM job (which scattered a sweep over ``multirun/slurm-<array>_<task>``)."""
     from ganbench.slurm import run_dir_name
 
     return run_dir_name(default)
@@ -105,6 +110,9 @@ RESOLVERS: dict[str, Callable[..., Any]] = {
 }
 
 
+CACHED_RESOLVERS: frozenset[str] = frozenset({"ganbench_job_dir"})
+
+
 def setup() -> None:
     """Register ganbench's OmegaConf resolvers and install its warning and log filters.
 
@@ -112,7 +120,7 @@ def setup() -> None:
     identical warning filter is not added twice, the log filter is added once per logger).
     """
     for name, resolver in RESOLVERS.items():
-        OmegaConf.register_new_resolver(name, resolver, replace=True)
+        OmegaConf.register_new_resolver(name, resolver, replace=True, use_cache=name in CACHED_RESOLVERS)
     for message in IGNORED_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
     for name in FILTERED_LOGGERS:

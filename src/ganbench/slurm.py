@@ -9,9 +9,13 @@ after a grace period, SIGKILL. ganbench turns the warning into a clean stop:
 2. :func:`requeue` then puts the job back in the queue: by handing the signal back to submitit's
    own handler (``hydra/launcher=submitit_slurm``), which resubmits the same job, or with
    ``scontrol requeue $SLURM_JOB_ID`` for a job started with ``sbatch``/``srun``.
-3. The requeued job gets the same run directory (:func:`run_dir_name`: the SLURM job id survives a
-   requeue, and submitit pickles the resolved sweep directory), finds ``last.ckpt`` of the same
-   config there and resumes automatically (:func:`ganbench.experiment.checkpoint_to_resume`).
+3. The requeued job gets the same run directory and resumes from ``last.ckpt`` of the same config
+   there (:func:`ganbench.experiment.checkpoint_to_resume`). For ``sbatch``/``srun`` the directory
+   is named by :func:`run_dir_name`, and the SLURM job id survives a requeue. A submitit job
+   rebuilds its config from the pickled, unresolved one; ``hydra.sweep.dir`` is the same as the
+   submitter announced because Hydra copies the submitter's resolver cache into the job and the
+   ``ganbench_job_dir`` resolver is cached (:mod:`ganbench.bootstrap`); ``hydra.sweep.subdir`` holds
+   the job number, which a requeue keeps.
 
 Lightning's own SLURM auto-requeue (an "hpc" checkpoint written from inside the signal handler,
 wherever the step happens to be) is switched off in favour of this, so that there is one resume path.
@@ -49,6 +53,23 @@ def requeue_signals() -> tuple[signal.Signals, ...]:
     if on_slurm():
         return (SBATCH_SIGNAL,)
     return ()
+
+
+def task_layout_errors(devices: object) -> list[str]:
+    """A SLURM task layout that Lightning refuses, found before anything is written: several tasks
+    requested with ``-n``/``--ntasks`` alone (Lightning reads ``--ntasks-per-node``; it would fail
+    in every task after the run directory was made). ``devices`` is ``accelerator.devices``."""
+    env = os.environ
+    if not on_slurm() or under_submitit():
+        return []
+    ntasks = env.get("SLURM_NTASKS", "1")
+    if not ntasks.isdigit() or int(ntasks) < 2 or "SLURM_NTASKS_PER_NODE" in env:
+        return []
+    return [
+        f"SLURM started {ntasks} tasks with -n/--ntasks, which Lightning does not read: ask for them per node, "
+        f"e.g. srun --nodes=1 --ntasks-per-node={ntasks} ganbench-train accelerator.devices={ntasks} … "
+        f"(one task per device; accelerator.devices is {devices})"
+    ]
 
 
 def run_dir_name(stamp: str) -> str:

@@ -124,6 +124,9 @@ def validate_config(cfg: DictConfig) -> None:
     from ganbench.training.distributed import distributed_errors
 
     errors.extend(distributed_errors(cfg))  # batch_size_is, trainer.sync_batchnorm
+    from ganbench.slurm import task_layout_errors
+
+    errors.extend(task_layout_errors(cfg.accelerator.get("devices")))  # srun -n2 instead of --ntasks-per-node
     if errors:
         raise ConfigError("invalid config: " + "; ".join(errors))
 

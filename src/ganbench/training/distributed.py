@@ -39,6 +39,19 @@ def broadcast_buffers(module: nn.Module, src: int = 0) -> None:
             dist.broadcast(buffer, src)
 
 
+def gather_from_ranks(obj: Any) -> list[Any]:
+    """``obj`` of every rank, in rank order (``[obj]`` without an initialised process group of size
+    > 1). A collective: every rank must call it. The objects travel pickled (``all_gather_object``),
+    so they come back as the same tensors and plain containers."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return [obj]
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
 def has_batchnorm(*modules: nn.Module) -> bool:
     return any(batchnorm_layers(m) for m in modules)
 

@@ -19,6 +19,7 @@ from ganbench.models.latent import generate, sample_latent
 from ganbench.regularizers.base import NoRegularizer, Regularizer
 from ganbench.schema import TrainSchema
 from ganbench.training.direct import plain_backward, plain_optimizer_step
+from ganbench.training.distributed import gather_from_ranks
 from ganbench.training.ema import EMAGenerator
 from ganbench.training.finite import FiniteCheck, NonFiniteError
 from ganbench.training.overhead import callbacks_read_metrics, no_nvml_check_on_cpu
@@ -492,13 +493,26 @@ class GANModule(L.LightningModule):
     # ------------------------------------------------------------------ exact resume
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Save what Lightning does not: the RNG streams (latents, penalties, real data) and the
-        hand-stepped LR schedulers, so that a resumed run continues bit for bit."""
+        hand-stepped LR schedulers, so that a resumed run continues bit for bit. Under DDP every
+        rank draws from its own streams: ``ranks`` holds each rank's, gathered (every rank runs
+        this hook; rank 0 writes the file)."""
+        own = self._stream_state()
         checkpoint["ganbench"] = {
-            "rng": rng_state(),
-            "real_sampler": self.real_sampler.state_dict() if hasattr(self.real_sampler, "state_dict") else None,
+            **own,  # rank 0's (the only rank of a single-process run)
+            "ranks": gather_from_ranks(own) if self.trainer.world_size > 1 else None,
             "schedulers": [s.state_dict() for s in self._schedulers],
             "iteration": self.iteration,
         }
+
+    def _stream_state(self) -> dict[str, Any]:
+        """This process's random streams: the global RNGs and the real-data sampler's position."""
+        sampler = self.real_sampler
+        return {"rng": rng_state(), "real_sampler": sampler.state_dict() if hasattr(sampler, "state_dict") else None}
+
+    def _restore_streams(self, streams: dict[str, Any]) -> None:
+        set_rng_state(streams["rng"])
+        if streams.get("real_sampler") is not None and hasattr(self.real_sampler, "load_state_dict"):
+            self.real_sampler.load_state_dict(streams["real_sampler"])
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._resume_state = checkpoint.get("ganbench")
@@ -508,17 +522,19 @@ class GANModule(L.LightningModule):
         self._direct_step = plain_optimizer_step(self.trainer, self, GANModule.on_before_optimizer_step)
         self._feeds_callbacks = callbacks_read_metrics(self.trainer.callbacks)
         state, self._resume_state = getattr(self, "_resume_state", None), None
+        world, rank = self.trainer.world_size, self.global_rank
+        per_rank = (state or {}).get("ranks")
+        own_streams_saved = per_rank is not None and len(per_rank) == world
         if state is not None:
-            set_rng_state(state["rng"])
-            if state.get("real_sampler") is not None and hasattr(self.real_sampler, "load_state_dict"):
-                self.real_sampler.load_state_dict(state["real_sampler"])
+            self._restore_streams(per_rank[rank] if own_streams_saved else state)
             for scheduler, sd in zip(self._schedulers, state.get("schedulers", [])):
                 scheduler.load_state_dict(sd)
-        if self.trainer.world_size > 1:
+        if world > 1 and not own_streams_saved:
             # seed_everything gave every rank the same streams: give each rank its own latents,
-            # penalty noise and real data. (A resumed DDP run derives them again from the
-            # iteration; the checkpoint holds rank 0's streams only.)
-            rank, it = self.global_rank, self.iteration
+            # penalty noise and real data, derived from the rank and the iteration (a fresh run; or
+            # a checkpoint without this world size's per-rank streams, which then cannot continue
+            # bit for bit).
+            it = self.iteration
             torch.manual_seed(int(torch.initial_seed()) + 7919 * (rank + 1) + 104729 * it)
             if hasattr(self.real_sampler, "for_rank"):
                 self.real_sampler.for_rank(rank, it)

@@ -1,0 +1,1 @@
+"""ganbench's Hydra launcher plugin (SLURM through submitit)."""
