@@ -41,7 +41,8 @@ def test_wheel_carries_conf_and_finds_it(tmp_path):
         timeout=300,
     )
     code = (
-        "from ganbench.config import compose; from ganbench.paths import conf_dir; print(conf_dir()); print(compose(['loss=hinge']).loss._target_)"
+        "from ganbench.config import compose; from ganbench.paths import conf_dir; "
+        "print(conf_dir()); print(compose(['loss=hinge']).loss._target_)"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     out = subprocess.run(
