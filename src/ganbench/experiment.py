@@ -494,7 +494,8 @@ def describe(summary: dict[str, Any], cfg: DictConfig) -> str:
     ]
     evaluated_at = summary.get("evaluated_at")
     # an interrupted run's metrics are those of its last evaluation, which may be older than the stop
-    when = f" (evaluation at iteration {evaluated_at})" if m and evaluated_at != summary["iterations"] else ""
+    older = m and evaluated_at is not None and evaluated_at != summary["iterations"]
+    when = f" (evaluation at iteration {evaluated_at})" if older else ""
     if m:
         lines.append("  " + evaluator.summary_line(m, summary.get("info") or {}) + when)
     if summary.get("reason"):

@@ -102,6 +102,10 @@ def test_the_run_summary_line_is_the_evaluators():
     assert describe(summary, _cfg("domain")).splitlines()[1] == "  domain_fid=12.35, recognised=nan"
     summary["metrics"] = {"reverse_kl": 0.25}  # a selection without the toy line's metrics
     assert describe(summary, _cfg("toy")).splitlines()[1] == "  reverse_kl=0.25"
+    summary["evaluated_at"] = 5  # an interrupted run: its metrics are those of an earlier evaluation
+    assert describe(summary, _cfg("toy")).splitlines()[1] == "  reverse_kl=0.25 (evaluation at iteration 5)"
+    summary["evaluated_at"] = 10
+    assert describe(summary, _cfg("toy")).splitlines()[1] == "  reverse_kl=0.25"
 
 
 def test_a_class_that_is_not_an_evaluator_is_refused_in_one_line(tmp_path):
