@@ -52,8 +52,10 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
 from ganbench.config import compose
+from ganbench.evaluation.contract import Evaluator
 from ganbench.experiment import build
 from ganbench.models.packing import build_discriminator
+from ganbench.rendering import RenderJob
 
 warnings.filterwarnings("ignore")
 
@@ -81,23 +83,28 @@ class _Pool(Dataset):
         return self.pool[i % self.pool.shape[0]]
 
 
-class _NoEvaluation:
-    """The evaluator interface with nothing to compute (throughput runs do not evaluate); the
-    ``datamodule`` the evaluator builder passes is not needed."""
+class _NoEvaluation(Evaluator):
+    """An evaluator with nothing to compute (throughput runs do not evaluate); the ``datamodule``
+    the evaluator builder passes is not needed."""
 
-    directions: dict[str, str] = {}
+    for_toy_data = False
 
     def __init__(self, num_samples: int, datamodule: Any = None) -> None:
         self.num_samples = num_samples
+        self.directions: dict[str, str | None] = {}
 
-    def metrics(self, samples: torch.Tensor) -> dict[str, float]:
+    @classmethod
+    def available_metrics(cls, **settings: Any) -> dict[str, str | None]:
         return {}
+
+    def evaluate(self, samples: torch.Tensor) -> dict[str, float]:
+        return {}
+
+    def plot_job(self, samples: torch.Tensor, path: Path, title: str = "") -> RenderJob:
+        raise RuntimeError("throughput runs draw nothing in the background (eval.every=null)")
 
     def plot(self, samples: torch.Tensor, path: Path, title: str = "") -> Path:
         return Path(path)  # nothing drawn; only TensorBoard would read it, and no TensorBoard logger is set
-
-    def info(self) -> dict[str, Any]:
-        return {}
 
 
 class RandomImages(L.LightningDataModule):

@@ -293,3 +293,21 @@ def test_only_the_trials_that_reported_are_candidates(tmp_path):
     assert [p.name for p, _ in best_trials(tmp_path, "m", 1)] == ["1"]
     best = best_trials(tmp_path, "m", 1, counted={0, 2})
     assert [(p.parent.name, p.name) for p, _ in best] == [("from0002", "0")]
+
+
+def test_a_trial_left_running_is_marked_pruned_and_the_others_are_kept(tmp_path):
+    import optuna
+
+    from ganbench.study import abandon_running_trials
+
+    storage = tmp_path / "optuna.db"
+    url = f"sqlite:///{storage}"
+    for name in ("ring-minimax", "ring-hinge"):
+        study = optuna.create_study(study_name=name, storage=url)
+        study.tell(study.ask(), 1.0)  # COMPLETE
+        study.ask()  # left RUNNING, as by a killed run
+    assert abandon_running_trials(storage) == 2
+    for name in ("ring-minimax", "ring-hinge"):
+        states = [t.state for t in optuna.load_study(study_name=name, storage=url).trials]
+        assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
+    assert abandon_running_trials(storage) == 0

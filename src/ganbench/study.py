@@ -185,9 +185,11 @@ def abandon_running_trials(storage: Path) -> int:
     rdb = optuna.storages.RDBStorage(f"sqlite:///{storage}")
     marked = 0
     for summary in rdb.get_all_study_summaries():
-        for trial in rdb.get_all_trials(summary._study_id, deepcopy=False):
+        study_id = rdb.get_study_id_from_name(summary.study_name)
+        for trial in rdb.get_all_trials(study_id, deepcopy=False):
             if trial.state == optuna.trial.TrialState.RUNNING:
-                rdb.set_trial_state(trial._trial_id, optuna.trial.TrialState.PRUNED)
+                trial_id = rdb.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+                rdb.set_trial_state(trial_id, optuna.trial.TrialState.PRUNED)
                 marked += 1
     rdb.remove_session()
     return marked
