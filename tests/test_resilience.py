@@ -17,6 +17,7 @@ import torch
 from ganbench.config import compose
 from ganbench.errors import ConfigError
 from ganbench.experiment import run
+from ganbench.rundir import resume_command
 from helpers import assert_same_state, checkpoint_state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +92,7 @@ def test_sigterm_checkpoints_then_resume_matches_uninterrupted(uninterrupted, tm
     assert 10 <= k < 40
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["global_step"] == 3 * k  # the checkpoint is at an iteration boundary
-    assert f"resume={run_dir}" in out
+    assert f"resume with: {resume_command(run_dir)}" in out  # quoted for the shell and for Hydra
 
     resumed = cli(f"resume={run_dir}", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out, _ = resumed.communicate(timeout=240)
