@@ -198,6 +198,9 @@ def resolve_resume(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()
         plain = OmegaConf.to_container(saved, resolve=True)
     except Exception as err:
         raise ConfigError(f"resume={run_dir}: {run_dir / 'config.yaml'} cannot be read ({one_line(err)})") from None
+    missing = _missing_sections(plain, resolved(cfg))
+    if missing:
+        raise ConfigError(f"resume={run_dir}: {_older_run(missing)}; start a new run (without resume=)")
     untrusted = untrusted_targets(plain, {f"{k}._target_": v for k, v in confirmed.items()})
     if untrusted:
         named = ", ".join(f"{path}={target}" for path, target in untrusted)
@@ -210,6 +213,15 @@ def resolve_resume(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()
     if any(_override_key(o) == "iterations" for o in overrides):
         saved.iterations = int(cfg.iterations)
     return saved, run_dir
+
+
+def _missing_sections(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The top-level sections of today's config that a saved ``config.yaml`` lacks."""
+    return sorted(set(current) - set(saved) - {"resume"})
+
+
+def _older_run(missing: list[str]) -> str:
+    return f"its config.yaml has no {', '.join(missing)} (written by an older ganbench, which this one cannot resume)"
 
 
 def _is_target(override: str) -> bool:
@@ -242,6 +254,10 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
     if saved_path.is_file():
         saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
         current = resolved(cfg)
+        missing = _missing_sections(saved, current)
+        if missing:
+            raise ConfigError(f"{run_dir} holds a checkpoint it cannot continue: {_older_run(missing)}; "
+                              "choose another hydra.run.dir")
         keys = (set(saved) | set(current)) - {"resume"}
         diff = sorted(k for k in keys if saved.get(k) != current.get(k))
         if diff:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 
@@ -58,10 +59,11 @@ def test_the_clock_across_a_run_and_its_extension(tmp_path):
     assert exp.module.iteration == 20 and exp.module.is_last_iteration
 
 
-def test_a_run_saved_before_the_module_group_existed_resumes_and_extends(tmp_path):
-    """Its config.yaml has no `module`: the run is still recognised as the same one, and extends."""
+def test_a_run_saved_before_the_module_group_existed_is_refused_in_one_line(tmp_path):
+    """Its config.yaml has no `module`: no compatibility branch continues it, and nothing is written."""
     from omegaconf import OmegaConf
 
+    from ganbench.errors import ConfigError
     from ganbench.experiment import run
 
     run_dir = tmp_path / "run"
@@ -70,10 +72,10 @@ def test_a_run_saved_before_the_module_group_existed_resumes_and_extends(tmp_pat
     assert saved.module.n_critic == 2 and saved.module._target_ == "ganbench.training.GANModule"
     del saved["module"]
     OmegaConf.save(saved, run_dir / "config.yaml")
-    again = run(compose([*BASE, "iterations=8"]), run_dir, overrides=[])  # same config: nothing left to do
-    assert again["status"] == "completed" and again["iterations"] == 8
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    with pytest.raises(ConfigError, match=r"has no module \(written by an older ganbench.*another hydra.run.dir"):
+        run(compose([*BASE, "iterations=8"]), run_dir, overrides=[])
     overrides = ["iterations=12", f"resume={run_dir}"]
-    extended = run(compose([*BASE, *overrides]), run_dir, overrides=overrides)
-    assert extended["status"] == "completed" and extended["resumed_from"] == 8 and extended["iterations"] == 12
-    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    assert ckpt["ganbench"]["iteration"] == 12 and ckpt["global_step"] == 12 * 3
+    with pytest.raises(ConfigError, match=r"resume=.*has no module \(written by an older ganbench.*without resume="):
+        run(compose([*BASE, *overrides]), run_dir, overrides=overrides)
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before

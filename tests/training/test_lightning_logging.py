@@ -27,8 +27,8 @@ def with_callbacks(monkeypatch):
     built = []
 
     def install(*callbacks):
-        def build(cfg, run_dir):
-            exp = real_build(cfg, run_dir)
+        def build(cfg, run_dir, *args, **kwargs):
+            exp = real_build(cfg, run_dir, *args, **kwargs)
             exp.trainer.callbacks.extend(callbacks)
             built.append(exp)
             return exp
