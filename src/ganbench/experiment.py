@@ -256,8 +256,9 @@ def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
         current = resolved(cfg)
         missing = _missing_sections(saved, current)
         if missing:
-            raise ConfigError(f"{run_dir} holds a checkpoint it cannot continue: {_older_run(missing)}; "
-                              "choose another hydra.run.dir")
+            raise ConfigError(
+                f"{run_dir} holds a checkpoint it cannot continue: {_older_run(missing)}; choose another hydra.run.dir"
+            )
         keys = (set(saved) | set(current)) - {"resume"}
         diff = sorted(k for k in keys if saved.get(k) != current.get(k))
         if diff:
