@@ -29,6 +29,7 @@ from ganbench.identity import objective
 from ganbench.loggers import make_loggers, truncate_metrics
 from ganbench.models.checks import check_regularizer_compatible
 from ganbench.models.packing import build_discriminator
+from ganbench.rng import preserved_rng
 from ganbench.rundir import CheckpointError, RunDirLock, load_checkpoint, override_argument, resume_command
 from ganbench.summary import FAILURES, RunRecorder, atomic_write_text, load_record
 from ganbench.training.callbacks import (
@@ -39,7 +40,7 @@ from ganbench.training.callbacks import (
     IterationProgressBar,
 )
 from ganbench.training.distributed import trainer_arguments, with_per_process_batch
-from ganbench.training.module import GANModule, NonFiniteError, preserved_rng
+from ganbench.training.module import GANModule, NonFiniteError
 from ganbench.training.overhead import NullProfiler
 from ganbench.trusted_targets import untrusted_targets
 from ganbench.validation import validate_config

@@ -8,7 +8,7 @@ import torch
 from ganbench.config import compose
 from ganbench.evaluation.features import save_random_inception_weights
 from ganbench.experiment import run
-from ganbench.training.module import preserved_rng, rng_state
+from ganbench.rng import preserved_rng, rng_state
 
 TINY = [
     "trainer.enable_progress_bar=false", "+experiment=digits", "dataset.resolution=8", "model.generator.width=8",
@@ -37,7 +37,7 @@ def test_preserved_rng_restores_every_stream():
 
     before = rng_state()
     expected = (torch.rand(3), np.random.rand(3), random.random())
-    from ganbench.training.module import set_rng_state
+    from ganbench.rng import set_rng_state
 
     set_rng_state(before)
     with preserved_rng():

@@ -19,10 +19,11 @@ from ganbench._compat import tqdm_train_bar
 from ganbench.counts import ceil_div
 from ganbench.evaluation.aggregate import BestTracker, best_directions, combine_repeats, repeat_directions
 from ganbench.rendering import BackgroundRenderer, RenderJob
+from ganbench.rng import preserved_rng
 from ganbench.slurm import requeue_signals
 from ganbench.training.distributed import broadcast_buffers
 from ganbench.training.image_logging import log_image, shows_images
-from ganbench.training.module import GANModule, preserved_rng
+from ganbench.training.module import GANModule
 from ganbench.training.overhead import callbacks_read_metrics
 
 log = logging.getLogger(__name__)

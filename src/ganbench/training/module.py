@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import lightning as L
@@ -17,6 +16,7 @@ from ganbench.counts import ceil_div, count_errors
 from ganbench.losses.base import GANLoss
 from ganbench.models.latent import generate, sample_latent
 from ganbench.regularizers.base import NoRegularizer, Regularizer
+from ganbench.rng import rng_state, set_rng_state
 from ganbench.schema import TrainSchema
 from ganbench.training.direct import plain_backward, plain_optimizer_step
 from ganbench.training.distributed import gather_from_ranks
@@ -24,61 +24,11 @@ from ganbench.training.ema import EMAGenerator
 from ganbench.training.finite import FiniteCheck, NonFiniteError
 from ganbench.training.overhead import callbacks_read_metrics, no_nvml_check_on_cpu
 
-__all__ = ["GANModule", "NonFiniteError", "rng_state", "set_rng_state"]
+__all__ = ["GANModule", "NonFiniteError"]
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
 RealSampler = Callable[[int, torch.device], Tensor]
-
-
-def rng_state() -> dict[str, Any]:
-    """The global RNG states of torch (CPU and CUDA), numpy and Python, as tensors and plain
-    containers, so that checkpoints load with ``torch.load(weights_only=True)``."""
-    import random
-
-    import numpy as np
-
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    version, internal, gauss = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        "numpy": {
-            "kind": str(kind),
-            "keys": torch.from_numpy(keys.astype(np.int64)),
-            "pos": int(pos),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached),
-        },
-        "python": {"version": int(version), "internal": list(internal), "gauss": gauss},
-    }
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    import random
-
-    import numpy as np
-
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    n = state["numpy"]
-    np.random.set_state(
-        (n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
-    )
-    p = state["python"]
-    random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
-
-
-@contextmanager
-def preserved_rng() -> Iterator[None]:
-    """A context in which the global RNG streams (torch, CUDA, numpy, Python) may be used freely:
-    on exit they are exactly as on entry. Evaluation runs inside it, so it never changes training."""
-    state = rng_state()
-    try:
-        yield
-    finally:
-        set_rng_state(state)
 
 
 class _HotState:
