@@ -89,6 +89,9 @@ def test_cli_wrong_option_fails_before_training(tmp_path):
         env=env,
         timeout=300,
     )
-    assert proc.returncode != 0
-    assert "Available options in 'loss'" in proc.stderr and "nonsaturating" in proc.stderr
-    assert not (tmp_path / "run" / "summary.json").exists()
+    assert proc.returncode == 2
+    options = sorted(p.stem for p in (Path(__file__).parents[1] / "conf" / "loss").glob("*.yaml"))
+    assert proc.stderr == (
+        f"ganbench: loss=hinj: conf/loss/ has no hinj.yaml; did you mean loss=hinge? options: {', '.join(options)}\n"
+    )
+    assert not (tmp_path / "run").exists()

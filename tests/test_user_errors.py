@@ -47,7 +47,15 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> Non
         (["loss._target_=no_such_module.Loss"], ["loss._target_=no_such_module.Loss cannot be imported"]),
         (["loss=least_squares", "+loss.aa=1"], ["loss", "aa"]),
         (["evaluator.metrics=[fidd]"], ["fidd", "valid: modes_captured, high_quality"]),
-        (["eval.num_samples=100"], ["use evaluator.num_samples="]),
+        # composition errors (Hydra's, over several lines) become one line with the closest setting or option
+        (["eval.num_samples=100"], ["eval.num_samples is not a setting", "did you mean evaluator.num_samples=",
+                                    "eval has: background_plots, best, every, repeats, seed"]),
+        (["eval.metrics=[fid]"], ["eval.metrics is not a setting", "did you mean evaluator.metrics="]),
+        (["iteratons=5"], ["iteratons is not a setting", "did you mean iterations="]),
+        (["optimizer.generator.lrr=1e-4"], ["did you mean optimizer.generator.lr=", "generator has: betas, lr"]),
+        (["loss=hinj"], ["loss=hinj: conf/loss/ has no hinj.yaml", "did you mean loss=hinge?", "options: fgan_"]),
+        (["iterations=abc"], ["iterations=abc: Value 'abc' of type 'str' could not be converted to Integer"]),
+        (["eval.every=[1"], ["does not parse", "key=value"]),
         (["iterations=99999999999999999999"], ["iterations must be in [1, 1_000_000_000]"]),
         (["optimizer.discriminator.lr=inf"], ["optimizer.discriminator.lr must be a finite number > 0"]),
         (["optimized_metric=modes_capture"], ["optimized_metric=modes_capture is not a metric", "modes_captured"]),
@@ -56,13 +64,13 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> Non
     ],
 )  # fmt: skip
 def test_user_errors_are_one_line_and_write_nothing(tmp_path, overrides, words):
-    run_dir = tmp_path / "run"
+    run_dir = tmp_path / "new" / "run"  # Hydra creates both: a refused run leaves neither
     done = cli(*SHORT, *overrides, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     if not words:
         assert done.returncode == 0, done.stderr[-2000:]
         return
     assert_one_line_error(done, *words)
-    assert not run_dir.exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_resume_of_a_file_is_one_line(tmp_path):
@@ -190,3 +198,24 @@ def test_lightning_step_message_is_not_printed(tmp_path):
     assert done.returncode == 0
     assert "Trainer.fit` stopped" not in done.stdout + done.stderr
     assert "ganbench: run completed after 20 iterations" in done.stdout
+
+
+def readme_error_examples() -> list[tuple[list[str], str]]:
+    """Each ``$ ganbench-train …`` line of README.md that is followed by a ``ganbench: …`` line."""
+    import shlex
+
+    lines = (ROOT / "README.md").read_text().splitlines()
+    return [
+        (shlex.split(line)[2:], nxt)
+        for line, nxt in zip(lines, lines[1:], strict=False)
+        if line.startswith("$ ganbench-train ") and nxt.startswith("ganbench: ")
+    ]
+
+
+def test_the_readme_s_error_examples_are_what_ganbench_train_prints(tmp_path):
+    examples = readme_error_examples()
+    assert len(examples) >= 3  # loss=hinj, eval.evry=100, seed=-1
+    for args, printed in examples:
+        done = cli(*args, cwd=tmp_path)
+        assert done.returncode == 2 and done.stderr == printed + "\n", (args, done.stderr[-2000:])
+    assert list(tmp_path.iterdir()) == []

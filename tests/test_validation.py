@@ -55,7 +55,6 @@ def test_a_setting_out_of_range_is_refused_by_its_constructor_before_anything_is
         ("optimizer.discriminator.lr=-1e-4", "optimizer.discriminator.lr must be a finite number > 0"),
         ("accelerator=gpu", "CUDA GPU(s)"),
         ("evaluator.metrics=[fid]", "valid: modes_captured"),
-        ("eval.num_samples=100", "use evaluator.num_samples="),
     ],
 )
 def test_impossible_settings_are_refused_with_the_fix(override, needle):

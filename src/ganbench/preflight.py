@@ -56,6 +56,35 @@ def directory_problem(path: Path, name: str, fix: str) -> str | None:
     return None
 
 
+# run directory -> the topmost of its directories that did not exist before Hydra created it
+_NEW_RUN_DIRECTORIES: dict[Path, Path | None] = {}
+
+
+def first_missing(path: Path) -> Path | None:
+    """The topmost directory of ``path`` (itself included) that does not exist yet, or None."""
+    missing = None
+    while not path.exists() and path != path.parent:
+        missing, path = path, path.parent
+    return missing
+
+
+def remove_new_run_directory(run_dir: Path) -> None:
+    """Remove ``run_dir`` of a refused run, and the parents Hydra created for it, while they are
+    empty. Directories that existed before the run (the user's, or a sweep's) stay."""
+    top = _NEW_RUN_DIRECTORIES.get(run_dir.absolute())
+    if top is None:
+        return
+    path = run_dir.absolute()
+    while True:
+        try:
+            path.rmdir()
+        except OSError:
+            return  # not empty (another run wrote there meanwhile) or already gone
+        if path == top:
+            return
+        path = path.parent
+
+
 class OutputDirectoryCheck(Callback):
     """Hydra callback: refuse, in one line, a run or sweep directory that cannot be written,
     before Hydra creates it."""
@@ -70,6 +99,7 @@ class OutputDirectoryCheck(Callback):
         else:
             name, fix = "run directory ", "choose a writable one with hydra.run.dir=…"
         self._check(run_dir, name, fix)
+        _NEW_RUN_DIRECTORIES[run_dir] = first_missing(run_dir)
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         sweep_dir = Path(str(OmegaConf.select(config, "hydra.sweep.dir"))).absolute()

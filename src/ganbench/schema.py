@@ -26,10 +26,6 @@ class EMASchema:
 class EvalSchema:
     every: Optional[int] = 500  # noqa: UP045
     seed: int = 1234
-    # moved to the evaluator (evaluator.num_samples, evaluator.metrics): kept so that setting them
-    # fails in validation with a message naming the new key, not as an unknown key
-    num_samples: Optional[int] = None  # noqa: UP045
-    metrics: Optional[list[str]] = None  # noqa: UP045
     repeats: int = 1  # evaluations per eval point, each with its own latent seed: metric = mean, <m>_seed_std
     best: bool = False  # also record best_<metric> over the evaluations of the run (metric directions)
     background_plots: bool = True  # render plots in a worker process while training goes on

@@ -11,7 +11,6 @@ import errno
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
 import hydra
@@ -21,19 +20,19 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from ganbench.bootstrap import setup
+from ganbench.composition_errors import COMPOSITION_ERRORS, composition_problem
 from ganbench.config import resolved as resolved_config
 from ganbench.errors import ConfigError, requested_devices
 from ganbench.experiment import RecordWriteError, choices, describe, one_line, returned_value, run, worst_value
 from ganbench.identity import objective
 from ganbench.launchers import limit_job_threads
 from ganbench.paths import conf_dir
-from ganbench.preflight import command_line_problem, refuse
+from ganbench.preflight import command_line_problem, refuse, remove_new_run_directory
 from ganbench.rundir import RunDirBusyError, resume_command
 from ganbench.slurm import requeue, requeue_signals
 from ganbench.summary import SUMMARY_NAME, RunRecorder
 
 log = logging.getLogger("ganbench")
-_STARTED = time.time() - 1.0  # before Hydra creates the run directory (with slack for coarse timestamps)
 DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143, "SIGUSR1": 138, "SIGUSR2": 140}
 
@@ -82,11 +81,19 @@ def main() -> None:
     problem = command_line_problem(sys.argv[1:])
     if problem:
         refuse(problem)
+    # Hydra prints a composition error (a typo, a wrong type, a missing option) over several lines
+    # unless HYDRA_FULL_ERROR is set, when it raises it: ganbench reports it in one line instead.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         train()
     except KeyboardInterrupt:  # Ctrl-C before a run began, or in a sweep (each job has recorded itself)
         print("ganbench: interrupted", file=sys.stderr, flush=True)
         sys.exit(SIGNAL_EXIT["SIGINT"])
+    except COMPOSITION_ERRORS as err:
+        problem = composition_problem(err)
+        if problem is None:
+            raise
+        refuse(problem)
 
 
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
@@ -101,7 +108,7 @@ def train(cfg: DictConfig) -> float | None:
         summary = run(cfg, run_dir)
     except ConfigError as err:
         print(f"ganbench: {err}", file=sys.stderr, flush=True)
-        _remove_if_empty(run_dir)
+        remove_new_run_directory(run_dir)
         if not multirun:
             sys.exit(2)
         if not isinstance(err, RunDirBusyError):
@@ -145,16 +152,6 @@ def train(cfg: DictConfig) -> float | None:
 def _worst(hydra_cfg: DictConfig) -> float:
     """The worst value for the sweeper's direction (a search sweeper records a failed trial so)."""
     return worst_value(OmegaConf.select(hydra_cfg, "sweeper.direction", default="maximize") or "maximize")
-
-
-def _remove_if_empty(run_dir: Path) -> None:
-    """Hydra creates the run directory before the job starts: a refused run leaves none behind.
-    A directory that existed before this process started is the user's, and stays."""
-    try:
-        if run_dir.stat().st_ctime >= _STARTED:
-            run_dir.rmdir()
-    except OSError:
-        pass  # not empty (another run's directory, or a sweep's) or already gone
 
 
 if __name__ == "__main__":

@@ -138,21 +138,14 @@ def validate_config(cfg: DictConfig) -> None:
         )
 
 
-MOVED_EVAL_KEYS = {"num_samples": "evaluator.num_samples", "metrics": "evaluator.metrics"}
-
-
 def _evaluator_errors(cfg: DictConfig) -> list[str]:
-    """The evaluator (``conf/evaluator/``): keys that moved there from ``eval``, an evaluator for
-    the other kind of data (toy vs images), a sample count below 1, and metric names it does not
-    compute with its settings (from its class's ``available_metrics``), before anything is built."""
-    errors = [
-        f"eval.{old}={cfg.eval.get(old)} moved: the evaluator owns it now; use {new}=… instead"
-        for old, new in MOVED_EVAL_KEYS.items()
-        if cfg.eval.get(old) is not None
-    ]
+    """The evaluator (``conf/evaluator/``): an evaluator for the other kind of data (toy vs images),
+    a sample count below 1, and metric names it does not compute with its settings (from its class's
+    ``available_metrics``), before anything is built."""
+    errors: list[str] = []
     node = cfg.get("evaluator")
     if not isinstance(node, DictConfig) or not node.get("_target_"):
-        return [*errors, "evaluator is not set; pick one of conf/evaluator/ (evaluator=toy, images, images_is, domain)"]
+        return ["evaluator is not set; pick one of conf/evaluator/ (evaluator=toy, images, images_is, domain)"]
     n = node.get("num_samples")
     if isinstance(n, int) and n < 1:
         errors.append(f"evaluator.num_samples must be >= 1, got {n}")

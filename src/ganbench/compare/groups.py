@@ -41,11 +41,6 @@ def group_runs(runs: Sequence[Run], by: Sequence[str]) -> dict[tuple[str, ...], 
 # ---------------------------------------------------------------------------------------------
 # what a group must not mix
 # ---------------------------------------------------------------------------------------------
-def _sample_count(run: Run) -> Any:
-    """Generated samples per evaluation: ``evaluator.num_samples`` (``eval.num_samples`` in runs
-    made before the evaluator config group)."""
-    count = run.value("evaluator.num_samples")
-    return count if count is not None else run.value("eval.num_samples")
 
 
 def _mixed(what: str, values: Iterable[Any]) -> str | None:
@@ -59,7 +54,7 @@ def unfair_mixes(runs: Sequence[Run]) -> list[str]:
     checks = [
         _mixed("datasets", (r.value("dataset") for r in runs)),
         _mixed("iteration budgets", (r.budget() for r in runs)),
-        _mixed("evaluation sample counts", (_sample_count(r) for r in runs)),
+        _mixed("evaluation sample counts", (r.value("evaluator.num_samples") for r in runs)),
     ]
     return [c for c in checks if c]
 
