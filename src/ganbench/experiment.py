@@ -366,7 +366,7 @@ def _train_and_record(
     try:
         exp = build(cfg, run_dir, interrupt)
         if is_zero:
-            atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved(cfg)))
+            _write_config(cfg, run_dir)
             if ckpt is None:
                 for name, text in _hydra_files(cfg).items():
                     atomic_write_text(run_dir / ".hydra" / name, text)
@@ -449,10 +449,15 @@ def _interrupted_during_start_up(
     interrupt.received = interrupt.received or "SIGINT"
     interrupt.starting = False  # a second Ctrl-C while recording is ignored
     if is_zero and not (run_dir / "config.yaml").is_file():
-        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved(cfg)))
+        _write_config(cfg, run_dir)
     recorder.start(**record_args)
     recorder.interrupted(interrupt.received, None, wall_seconds=round(time.perf_counter() - start, 3))
     return recorder.record.to_dict()
+
+
+def _write_config(cfg: DictConfig, run_dir: Path) -> None:
+    """The run's resolved config, without Hydra's node: what ``resume=`` and the records read."""
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved(cfg)))
 
 
 def one_line(error: BaseException) -> str:
