@@ -434,9 +434,9 @@ class GANModule(L.LightningModule):
         self.latest = metrics
         self._log_to_loggers(metrics, iteration)
         # To callback_metrics at most once per Lightning step, at log points that are multiples of
-        # callback_metrics_every when a callback may read them, and at the last iteration: at every
-        # log point self.log would cost ~6 % of a toy run (measured in docs/lightning.md). The
-        # losses, D outputs and gradient norms; learning rates are Lightning's LearningRateMonitor's job.
+        # callback_metrics_every when a callback may read them, and at the last iteration (what
+        # self.log costs: ganbench.training.overhead). The losses, D outputs and gradient norms;
+        # learning rates are Lightning's LearningRateMonitor's job.
         if is_last or (self._feeds_callbacks and iteration % self.callback_metrics_every == 0):
             self._monitored = {k: metrics[k] for k in names}
 
