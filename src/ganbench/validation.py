@@ -206,16 +206,15 @@ def _evaluator_errors(cfg: DictConfig) -> list[str]:
         except TypeError as err:  # a key the evaluator does not take
             errors.append(f"evaluator ({name}): {err}")
         else:
-            errors.extend(_optimized_metric_errors(cfg, selected))
+            reported = _reported_metrics(cfg, selected)
+            errors.extend(_optimized_metric_errors(cfg, reported))
+            errors.extend(_monitor_errors(cfg, reported))
     return errors
 
 
-def _optimized_metric_errors(cfg: DictConfig, selected: dict[str, str | None]) -> list[str]:
-    """``optimized_metric`` names a metric the run reports (a search would otherwise score every
-    trial at the worst value)."""
-    wanted = cfg.get("optimized_metric")
-    if wanted is None:
-        return []
+def _reported_metrics(cfg: DictConfig, selected: dict[str, str | None]) -> dict[str, str | None]:
+    """The evaluation metrics the run reports: the evaluator's ``selected`` ones, with their
+    ``<metric>_seed_std`` (``eval.repeats`` > 1) and ``best_<metric>`` (``eval.best``)."""
     from ganbench.evaluation.aggregate import best_directions, repeat_directions
 
     reported = dict(selected)
@@ -223,6 +222,32 @@ def _optimized_metric_errors(cfg: DictConfig, selected: dict[str, str | None]) -
         reported.update(repeat_directions(selected))
     if cfg.eval.get("best", False):
         reported.update(best_directions(selected))
-    if str(wanted) in reported:
+    return reported
+
+
+def _optimized_metric_errors(cfg: DictConfig, reported: dict[str, str | None]) -> list[str]:
+    """``optimized_metric`` names a metric the run reports (a search would otherwise score every
+    trial at the worst value)."""
+    wanted = cfg.get("optimized_metric")
+    if wanted is None or str(wanted) in reported:
         return []
     return [f"optimized_metric={wanted} is not a metric this run reports; use one of: {', '.join(reported)}"]
+
+
+# What GANModule hands to trainer.callback_metrics besides the evaluation metrics (GANModule._record;
+# tests/training/test_lightning_logging.py checks the two agree).
+TRAINING_METRICS = ("d_loss", "g_loss", "regularizer", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
+
+
+def _monitor_errors(cfg: DictConfig, reported: dict[str, str | None]) -> list[str]:
+    """The ``monitor`` of each callback (``+callbacks=early_stopping callbacks.early_stopping.monitor=…``)
+    names a metric the run logs: Lightning would refuse any other only at its first check."""
+    callbacks = _callback_nodes(cfg)
+    if callbacks is None:
+        return []
+    logged = [*reported, *TRAINING_METRICS]
+    return [
+        f"callbacks.{name}.monitor={node.monitor} is not a metric this run logs; use one of: {', '.join(logged)}"
+        for name, node in callbacks.items()
+        if isinstance(node, DictConfig) and isinstance(node.get("monitor", None), str) and node.monitor not in logged
+    ]

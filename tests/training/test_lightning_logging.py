@@ -13,11 +13,12 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelSummary, TQDMProgressBar
 
+from ganbench.errors import ConfigError
 from ganbench.training.callbacks import EvaluationCallback, GracefulInterrupt, IterationEvents
 from ganbench.training.overhead import callbacks_read_metrics
+from ganbench.validation import TRAINING_METRICS
 
 SHORT = ["iterations=20", "eval.every=10", "evaluator.num_samples=500", "checkpoint.every=10", "log_every=5"]
-TRAINING = ("d_loss", "g_loss", "regularizer", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
 
 
 class Spy(Callback):
@@ -63,7 +64,9 @@ def test_callback_metrics_hold_the_last_logged_values(train, spy):
         assert metrics[name].item() == pytest.approx(value, rel=1e-12, abs=1e-12), name
     # the training metrics of the last log point (iteration 20), as metrics.csv has them
     (last,) = [r for r in rows(run_dir) if r["d_loss"] and int(float(r["iteration"])) == 20]
-    for name in TRAINING:
+    # what a callback may monitor (validation refuses any other name): exactly these
+    assert set(metrics) == set(evaluated) | set(TRAINING_METRICS)
+    for name in TRAINING_METRICS:
         assert metrics[name].item() == pytest.approx(float(last[name]), rel=1e-6), name
     assert all(v.device.type == "cpu" for v in metrics.values())  # never copied to the device
     assert "lr_d" not in metrics and last["lr_d"]  # learning rates: metrics.csv only (LearningRateMonitor's job)
@@ -108,10 +111,11 @@ def test_early_stopping_from_the_config_stops_at_the_evaluation_that_meets_it(tr
     assert f"reverse_kl = {evals[0][1]} <" in state["stopping_reason_message"]  # the value it read: iteration 10's
 
 
-def test_early_stopping_on_a_missing_metric_fails_loudly(train):
-    # the control: the same callback on a name nobody logs is refused by Lightning
-    with pytest.raises(RuntimeError, match="not_logged"):
+def test_early_stopping_on_a_metric_nobody_logs_is_refused_before_training(train, tmp_path):
+    # the control: the same callback on a name nobody logs (Lightning would raise at its first check)
+    with pytest.raises(ConfigError, match="callbacks.early_stopping.monitor=not_logged is not a metric this run logs"):
         train("dataset=ring", *SHORT, "+callbacks=early_stopping", "callbacks.early_stopping.monitor=not_logged")
+    assert not (tmp_path / "run1").exists()
 
 
 def test_model_checkpoint_from_the_config_keeps_the_best_evaluation(train):

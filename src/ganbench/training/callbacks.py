@@ -446,6 +446,14 @@ class IterationProgressBar(TQDMProgressBar):
         # not Lightning's: it would reset the bar to the epoch's batches, as "Epoch N"
         self._count_iterations(pl_module)
 
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Show the iteration the run ended at (a stop before the last one: early stopping, a signal)."""
+        bar = tqdm_train_bar(self)
+        if bar is not None and self.is_enabled and bar.n != pl_module.iteration:
+            bar.n = pl_module.iteration
+            bar.refresh()
+        super().on_train_end(trainer, pl_module)
+
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         """End the bar's line, so that what follows (the error, the summary) starts on its own."""
         bar = tqdm_train_bar(self)
