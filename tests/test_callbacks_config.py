@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import OmegaConf
 
 from ganbench.config import compose
+from ganbench.errors import ConfigError
 from ganbench.experiment import build
 from ganbench.training.callbacks import (
     EvaluationCallback,
@@ -26,6 +27,7 @@ from ganbench.training.callbacks import (
     IterationProgressBar,
 )
 from ganbench.trusted_targets import untrusted_targets
+from ganbench.validation import validate_config
 from test_user_errors import SHORT, assert_one_line_error, cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,6 +140,14 @@ def test_removing_the_progress_bar_from_the_command_line(tmp_path):
     (tmp_path / "control").mkdir()
     control = cli(*[a for a in args if a != "~callbacks.progress_bar"], cwd=tmp_path / "control")
     assert "iterations:" in control.stdout and "50/50" in control.stdout
+
+
+def test_monitoring_fid_is_accepted_for_an_image_run_and_refused_for_a_toy_run():
+    # README's form; validation knows each evaluator's metrics without building anything
+    fid = ["+callbacks=early_stopping", "callbacks.early_stopping.monitor=fid"]
+    validate_config(compose(["dataset=cifar10", "model=dcgan", *fid]))
+    with pytest.raises(ConfigError, match="monitor=fid is not a metric this run logs; use one of: modes_captured"):
+        validate_config(compose(fid))
 
 
 # ------------------------------------------------------------------------- refused in one line
