@@ -33,14 +33,9 @@ from test_user_errors import SHORT, assert_one_line_error, cli
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def documented_commands() -> list[list[str]]:
-    """The ``$ ganbench-train …`` lines of docs/lightning.md's callbacks section, as arguments."""
-    text = (ROOT / "docs" / "lightning.md").read_text()
-    section = text.split("## The Trainer's callbacks", 1)[1].split("\n## ", 1)[0]
-    return [shlex.split(line)[2:] for line in re.findall(r"^\$ ganbench-train .*$", section, flags=re.M)]
-
-
-COMMANDS = documented_commands()
+# docs/lightning.md's section on the callbacks group, and its ``$ ganbench-train …`` lines as arguments
+DOC = (ROOT / "docs" / "lightning.md").read_text().split("## The Trainer's callbacks", 1)[1].split("\n## ", 1)[0]
+COMMANDS = [shlex.split(line)[2:] for line in re.findall(r"^\$ ganbench-train .*$", DOC, flags=re.M)]
 
 
 def run_dir_of(cwd: Path) -> Path:
@@ -111,6 +106,7 @@ def test_early_stopping_from_the_command_line(tmp_path):
             break
         best = value
     assert stop is not None and stop < 300, evals  # it did stop early
+    assert f"first command stops at iteration {stop}," in DOC  # as docs/lightning.md says
     assert evals[-1][0] == stop  # no evaluation after the stop
     assert f"run completed after {stop} iterations" in done.stdout
     assert f"{stop}/300" in done.stdout.rsplit("iterations:", 1)[1]  # the bar ends where the run did
