@@ -156,6 +156,7 @@ def test_monitoring_fid_is_accepted_for_an_image_run_and_refused_for_a_toy_run()
         (["+callbacks=early_stopping"], ["callbacks.early_stopping.monitor is not set"]),
         (["+callbacks=early_stopping", "callbacks.early_stopping.monitor=reverse_kll"],
          ["callbacks.early_stopping.monitor=reverse_kll is not a metric this run logs", "reverse_kl", "d_loss"]),
+        (["callbacks.early_stoping.monitor=fid"], ["callbacks.early_stoping is not a setting"]),  # as any typo
         (["+callbacks.mine._target_=collections.OrderedDict"],
          ["callbacks.mine._target_=collections.OrderedDict is not a lightning.pytorch.callbacks"]),
     ],
