@@ -16,6 +16,7 @@ import lightning as L
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
+from lightning.pytorch.callbacks import Callback, Checkpoint, ProgressBar
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
@@ -37,13 +38,12 @@ from ganbench.training.callbacks import (
     GracefulInterrupt,
     IterationCheckpoint,
     IterationEvents,
-    IterationProgressBar,
 )
 from ganbench.training.distributed import trainer_arguments, with_per_process_batch
 from ganbench.training.module import GANModule, NonFiniteError
 from ganbench.training.overhead import NullProfiler
 from ganbench.trusted_targets import untrusted_targets
-from ganbench.validation import validate_config
+from ganbench.validation import OWN_CALLBACKS, validate_config
 from ganbench.wandb_support import image_callbacks
 
 log = logging.getLogger("ganbench")
@@ -117,34 +117,26 @@ def build(cfg: DictConfig, run_dir: Path, interrupt: GracefulInterrupt | None = 
     # the training RNG streams, so a cold and a warm cache train identically.
     with _building(f"evaluator ({cfg.evaluator.get('_target_')})"), preserved_rng():
         evaluator = build_evaluator(cfg.evaluator, datamodule)
-    evaluation = EvaluationCallback(
-        evaluator,
-        cfg.eval.every,
-        run_dir / "plots",
-        seed=cfg.eval.seed,
-        repeats=cfg.eval.repeats,
-        track_best=cfg.eval.best,
-        background_plots=cfg.eval.background_plots,
-    )
-    checkpoint = IterationCheckpoint(run_dir / "checkpoints", cfg.checkpoint.every)
-    interrupt = interrupt or GracefulInterrupt()
-    # one Lightning callback for the three (see IterationEvents); interrupt before checkpoint: see GracefulInterrupt
-    callbacks = [IterationEvents(evaluation, interrupt, checkpoint)]
-    if cfg.trainer.enable_progress_bar:
-        callbacks.append(IterationProgressBar(refresh_rate=cfg.log_every))
+    evaluation, interrupt, checkpoint, callbacks = _callbacks(cfg, evaluator, run_dir, interrupt)
     loggers = make_loggers(cfg, run_dir)
     callbacks.extend(image_callbacks(loggers, evaluation))  # after `evaluation`: logs its plots to W&B
     # On SLURM, ganbench checkpoints and requeues itself (ganbench.slurm); Lightning's auto-requeue is off.
     plugins = [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else None
+    trainer_args = trainer_arguments(cfg.trainer, cfg.accelerator, generator, discriminator)  # sync_batchnorm resolved
+    # without a progress bar among the callbacks (trainer.enable_progress_bar=false, or
+    # '~callbacks.progress_bar'), none at all: not Lightning's own either
+    trainer_args["enable_progress_bar"] = any(isinstance(cb, ProgressBar) for cb in callbacks)
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.accelerator),
-        **trainer_arguments(cfg.trainer, cfg.accelerator, generator, discriminator),  # sync_batchnorm resolved
+        **trainer_args,
         max_steps=module.lightning_steps(),
         # the run ends at max_steps; no epoch limit, so that a finished run can be extended (resume= iterations=N)
         max_epochs=-1,
         logger=loggers or False,
         callbacks=callbacks,
-        enable_checkpointing=False,
+        # ganbench checkpoints itself (callbacks.checkpoint); Lightning's only when one is configured
+        # (+callbacks=model_checkpoint), never a default one
+        enable_checkpointing=any(isinstance(cb, Checkpoint) for cb in callbacks),
         default_root_dir=str(run_dir),
         num_sanity_val_steps=0,
         # Lightning flushes what is logged with self.log(logger=True) every N *steps* (a step may run
@@ -158,6 +150,52 @@ def build(cfg: DictConfig, run_dir: Path, interrupt: GracefulInterrupt | None = 
         **({} if "profiler" in cfg.trainer else {"profiler": NullProfiler()}),
     )
     return Experiment(cfg, datamodule, module, trainer, evaluation, checkpoint, interrupt)
+
+
+def _callbacks(
+    cfg: DictConfig, evaluator: Evaluator, run_dir: Path, interrupt: GracefulInterrupt | None
+) -> tuple[EvaluationCallback, GracefulInterrupt, IterationCheckpoint, list[Callback]]:
+    """The Trainer's callbacks from ``cfg.callbacks`` (``conf/callbacks/``), in their order there.
+
+    ganbench's own three are given the run's objects here and run as one Lightning callback,
+    :class:`IterationEvents`, first: ``evaluation`` (with ``evaluator`` and ``<run dir>/plots``),
+    ``signals`` (``interrupt``, the handler the run installed before it was built, or a new one)
+    and ``checkpoint`` (with ``<run dir>/checkpoints``), in that order (see GracefulInterrupt).
+    Every other entry is instantiated as it stands; a progress bar only with
+    ``trainer.enable_progress_bar``. :func:`ganbench.validation.validate_config` has checked that
+    the three are there."""
+    nodes = cfg.callbacks
+    evaluation = _callback(nodes, "evaluation", EvaluationCallback, evaluator=evaluator, plot_dir=run_dir / "plots")
+    if interrupt is None:
+        interrupt = _callback(nodes, "signals", GracefulInterrupt)
+    elif not isinstance(interrupt, _callback_class(nodes, "signals", GracefulInterrupt)):
+        raise ConfigError(f"callbacks.signals._target_ must name {type(interrupt).__name__}, the run's own handler")
+    checkpoint = _callback(nodes, "checkpoint", IterationCheckpoint, dirpath=run_dir / "checkpoints")
+    callbacks: list[Callback] = [IterationEvents(evaluation, interrupt, checkpoint)]
+    for name in nodes:
+        if name in OWN_CALLBACKS:
+            continue
+        if issubclass(_callback_class(nodes, name, Callback), ProgressBar) and not cfg.trainer.enable_progress_bar:
+            continue
+        callbacks.append(_callback(nodes, name, Callback))
+    return evaluation, interrupt, checkpoint, callbacks
+
+
+def _callback_class(nodes: DictConfig, name: str, kind: type) -> type:
+    """The class ``callbacks.<name>._target_`` names, which must be a ``kind``."""
+    target = nodes[name].get("_target_")
+    with _building(f"callbacks.{name} ({target})"):
+        cls = get_class(str(target))
+    if not issubclass(cls, kind):
+        raise ConfigError(f"callbacks.{name}._target_={target} is not a {kind.__module__}.{kind.__qualname__}")
+    return cls
+
+
+def _callback(nodes: DictConfig, name: str, kind: type, **runtime: Any) -> Any:
+    """``callbacks.<name>``, instantiated with the run's objects ``runtime``."""
+    _callback_class(nodes, name, kind)
+    with _building(f"callbacks.{name} ({nodes[name].get('_target_')})"):
+        return instantiate(nodes[name], **runtime)
 
 
 def resolve_resume(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()) -> tuple[DictConfig, Path]:

@@ -47,6 +47,7 @@ class TrainSchema:
     module: Any = MISSING  # conf/module/: GANModule, wired to the root keys
     accelerator: Any = MISSING
     trainer: Any = MISSING
+    callbacks: Any = MISSING  # conf/callbacks/: the Trainer's callbacks, each a _target_ node under a name
     logger: Any = None
     seed: int = 0
     iterations: int = 2500

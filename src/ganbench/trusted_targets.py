@@ -2,9 +2,12 @@
 
 A run directory may be shared, and its ``config.yaml`` edited by someone else: ``resume=`` would
 call whatever its ``_target_`` keys name (``loss._target_: shutil.copyfile``). A saved config may
-therefore name only the ``_target_``s of ganbench's own config groups (``conf/**/*.yaml``), and
-PyTorch's optimisers and learning-rate schedulers. Any other one must be confirmed on the command
-line, with the same value: ``ganbench-train resume=DIR loss._target_=my_package.MyLoss``.
+therefore name only the ``_target_``s of ganbench's own config groups (``conf/**/*.yaml``),
+PyTorch's optimisers and learning-rate schedulers, and Lightning's stock callbacks by their public
+names (``lightning.pytorch.callbacks.StochasticWeightAveraging``: they take numbers, names and
+paths; anything they would call is a ``_target_`` of its own, checked here too). Any other one must
+be confirmed on the command line, with the same value:
+``ganbench-train resume=DIR loss._target_=my_package.MyLoss``.
 """
 
 from __future__ import annotations
@@ -14,12 +17,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import lightning.pytorch.callbacks as stock_callbacks
 from omegaconf import OmegaConf
 
 from ganbench.paths import conf_dir
 
 # Classes of these modules only build optimisers and schedulers from parameters and numbers.
 TRUSTED_PREFIXES = ("torch.optim.",)
+# Lightning's stock callbacks, by their public names only (not any name under the package).
+STOCK_CALLBACKS = frozenset(f"{stock_callbacks.__name__}.{name}" for name in stock_callbacks.__all__)
 
 
 @lru_cache(maxsize=1)
@@ -50,7 +56,9 @@ def targets_in(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def is_trusted(target: Any) -> bool:
-    return isinstance(target, str) and (target in known_targets() or target.startswith(TRUSTED_PREFIXES))
+    return isinstance(target, str) and (
+        target in known_targets() or target in STOCK_CALLBACKS or target.startswith(TRUSTED_PREFIXES)
+    )
 
 
 def untrusted_targets(saved: Mapping[str, Any], confirmed: Mapping[str, str]) -> list[tuple[str, Any]]:

@@ -34,7 +34,9 @@ TARGETS = ("dataset", "evaluator", "module", "model.generator", "model.discrimin
 def _check_targets(cfg: DictConfig) -> list[str]:
     """Every ``_target_`` of the config groups can be imported."""
     errors = []
-    for key in TARGETS:
+    callbacks = _callback_nodes(cfg)
+    names = [f"callbacks.{name}" for name in callbacks] if callbacks is not None else []
+    for key in (*TARGETS, *names):
         node = OmegaConf.select(cfg, key, default=None)
         target = node.get("_target_") if isinstance(node, DictConfig) else None
         if not target:
@@ -116,6 +118,7 @@ def validate_config(cfg: DictConfig) -> None:
     if kind == "cpu" and n is not None and n > (os.cpu_count() or 1) * 4:
         errors.append(f"accelerator.devices={n} CPU processes on {os.cpu_count()} cores is not sensible")
 
+    errors.extend(_callback_errors(cfg))
     errors.extend(_evaluator_errors(cfg))
     from ganbench.models.packing import packing_errors
 
@@ -136,6 +139,40 @@ def validate_config(cfg: DictConfig) -> None:
             "Add regularizer=gp (WGAN-GP) or regularizer=clip (original WGAN).",
             stacklevel=2,
         )
+
+
+# The entries of conf/callbacks/default.yaml that every run has (its record comes from them; build
+# runs them as one IterationEvents), with what to do instead of removing each.
+OWN_CALLBACKS = {
+    "evaluation": "to evaluate only at the end use eval.every=null",
+    "signals": "it stops the run cleanly on Ctrl-C or SIGTERM",
+    "checkpoint": "to save only checkpoints/last.ckpt, at the end, use checkpoint.every=null",
+}
+
+
+def _callback_nodes(cfg: DictConfig) -> DictConfig | None:
+    node = OmegaConf.select(cfg, "callbacks", default=None)
+    return node if isinstance(node, DictConfig) else None
+
+
+def _callback_errors(cfg: DictConfig) -> list[str]:
+    """``callbacks`` (``conf/callbacks/``): ganbench's own are all there, every entry is a
+    ``_target_`` node, and no setting is left ``???``."""
+    node = _callback_nodes(cfg)
+    if node is None:
+        return ["callbacks is not set; keep the default list (conf/callbacks/default.yaml) and add to it: +callbacks=…"]
+    errors = [
+        f"callbacks.{name} cannot be removed ({why}); drop '~callbacks.{name}'"
+        for name, why in OWN_CALLBACKS.items()
+        if name not in node
+    ]
+    for name in node:
+        entry = node[name]
+        if not isinstance(entry, DictConfig) or not entry.get("_target_"):
+            errors.append(f"callbacks.{name} is not a callback (a node with a _target_); see conf/callbacks/")
+            continue
+        errors.extend(f"{key} is not set; give it: {key}=…" for key in sorted(OmegaConf.missing_keys(entry)))
+    return errors
 
 
 def _evaluator_errors(cfg: DictConfig) -> list[str]:
@@ -169,16 +206,15 @@ def _evaluator_errors(cfg: DictConfig) -> list[str]:
         except TypeError as err:  # a key the evaluator does not take
             errors.append(f"evaluator ({name}): {err}")
         else:
-            errors.extend(_optimized_metric_errors(cfg, selected))
+            reported = _reported_metrics(cfg, selected)
+            errors.extend(_optimized_metric_errors(cfg, reported))
+            errors.extend(_monitor_errors(cfg, reported))
     return errors
 
 
-def _optimized_metric_errors(cfg: DictConfig, selected: dict[str, str | None]) -> list[str]:
-    """``optimized_metric`` names a metric the run reports (a search would otherwise score every
-    trial at the worst value)."""
-    wanted = cfg.get("optimized_metric")
-    if wanted is None:
-        return []
+def _reported_metrics(cfg: DictConfig, selected: dict[str, str | None]) -> dict[str, str | None]:
+    """The evaluation metrics the run reports: the evaluator's ``selected`` ones, with their
+    ``<metric>_seed_std`` (``eval.repeats`` > 1) and ``best_<metric>`` (``eval.best``)."""
     from ganbench.evaluation.aggregate import best_directions, repeat_directions
 
     reported = dict(selected)
@@ -186,6 +222,32 @@ def _optimized_metric_errors(cfg: DictConfig, selected: dict[str, str | None]) -
         reported.update(repeat_directions(selected))
     if cfg.eval.get("best", False):
         reported.update(best_directions(selected))
-    if str(wanted) in reported:
+    return reported
+
+
+def _optimized_metric_errors(cfg: DictConfig, reported: dict[str, str | None]) -> list[str]:
+    """``optimized_metric`` names a metric the run reports (a search would otherwise score every
+    trial at the worst value)."""
+    wanted = cfg.get("optimized_metric")
+    if wanted is None or str(wanted) in reported:
         return []
     return [f"optimized_metric={wanted} is not a metric this run reports; use one of: {', '.join(reported)}"]
+
+
+# What GANModule hands to trainer.callback_metrics besides the evaluation metrics (GANModule._record;
+# tests/training/test_lightning_logging.py checks the two agree).
+TRAINING_METRICS = ("d_loss", "g_loss", "regularizer", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
+
+
+def _monitor_errors(cfg: DictConfig, reported: dict[str, str | None]) -> list[str]:
+    """The ``monitor`` of each callback (``+callbacks=early_stopping callbacks.early_stopping.monitor=…``)
+    names a metric the run logs: Lightning would refuse any other only at its first check."""
+    callbacks = _callback_nodes(cfg)
+    if callbacks is None:
+        return []
+    logged = [*reported, *TRAINING_METRICS]
+    return [
+        f"callbacks.{name}.monitor={node.monitor} is not a metric this run logs; use one of: {', '.join(logged)}"
+        for name, node in callbacks.items()
+        if isinstance(node, DictConfig) and isinstance(node.get("monitor", None), str) and node.monitor not in logged
+    ]

@@ -10,34 +10,43 @@ import warnings
 from pathlib import Path
 
 import pytest
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint, ModelSummary, TQDMProgressBar
-from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelSummary, TQDMProgressBar
 
-import ganbench.experiment as experiment
+from ganbench.errors import ConfigError
 from ganbench.training.callbacks import EvaluationCallback, GracefulInterrupt, IterationEvents
 from ganbench.training.overhead import callbacks_read_metrics
+from ganbench.validation import TRAINING_METRICS
 
 SHORT = ["iterations=20", "eval.every=10", "evaluator.num_samples=500", "checkpoint.every=10", "log_every=5"]
-TRAINING = ("d_loss", "g_loss", "regularizer", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
+
+
+class Spy(Callback):
+    """A callback of one's own, chosen from the config (``+callbacks.spy._target_=…``): it keeps the
+    trainer and what ``callback_metrics`` held after each Lightning step. ``reads=false``: it
+    declares that it does not read them during the run (as ganbench's own callbacks do)."""
+
+    built: list[Spy] = []
+
+    def __init__(self, reads: bool = True) -> None:
+        self.reads_callback_metrics = reads
+        self.trainer = None
+        self.seen: list[tuple[int, float]] = []
+        Spy.built.append(self)
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self.trainer = trainer
+
+    def on_train_batch_end(self, trainer, pl_module, *args) -> None:
+        if "d_loss" in trainer.callback_metrics:
+            self.seen.append((pl_module.iteration, trainer.callback_metrics["d_loss"].item()))
 
 
 @pytest.fixture
-def with_callbacks(monkeypatch):
-    """``with_callbacks(*callbacks)``: the next ``run`` adds them to its trainer; returns the built experiments."""
-    built = []
-
-    def install(*callbacks):
-        def build(cfg, run_dir, *args, **kwargs):
-            exp = real_build(cfg, run_dir, *args, **kwargs)
-            exp.trainer.callbacks.extend(callbacks)
-            built.append(exp)
-            return exp
-
-        real_build = experiment.build
-        monkeypatch.setattr(experiment, "build", build)
-        return built
-
-    return install
+def spy():
+    """The overrides that add a :class:`Spy` to the next run's callbacks; the spy is ``Spy.built[-1]``."""
+    Spy.built.clear()
+    return [f"+callbacks.spy._target_={__name__}.Spy"]
 
 
 def rows(run_dir: Path) -> list[dict[str, str]]:
@@ -45,10 +54,9 @@ def rows(run_dir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def test_callback_metrics_hold_the_last_logged_values(train, with_callbacks):
-    built = with_callbacks()
-    summary, run_dir = train("dataset=ring", *SHORT)
-    trainer = built[0].trainer
+def test_callback_metrics_hold_the_last_logged_values(train, spy):
+    summary, run_dir = train("dataset=ring", *SHORT, *spy, "+callbacks.spy.reads=false")
+    trainer = Spy.built[-1].trainer
     metrics = trainer.callback_metrics
     evaluated = summary["metrics"]
     assert {"modes_captured", "reverse_kl", "high_quality"} <= set(evaluated)
@@ -56,7 +64,9 @@ def test_callback_metrics_hold_the_last_logged_values(train, with_callbacks):
         assert metrics[name].item() == pytest.approx(value, rel=1e-12, abs=1e-12), name
     # the training metrics of the last log point (iteration 20), as metrics.csv has them
     (last,) = [r for r in rows(run_dir) if r["d_loss"] and int(float(r["iteration"])) == 20]
-    for name in TRAINING:
+    # what a callback may monitor (validation refuses any other name): exactly these
+    assert set(metrics) == set(evaluated) | set(TRAINING_METRICS)
+    for name in TRAINING_METRICS:
         assert metrics[name].item() == pytest.approx(float(last[name]), rel=1e-6), name
     assert all(v.device.type == "cpu" for v in metrics.values())  # never copied to the device
     assert "lr_d" not in metrics and last["lr_d"]  # learning rates: metrics.csv only (LearningRateMonitor's job)
@@ -75,38 +85,53 @@ def test_metrics_csv_stays_keyed_by_iteration(train):
     assert len(table) == len(training) + len(evals)
 
 
-def test_stock_early_stopping_monitors_an_evaluation_metric(train, with_callbacks):
-    # strict: a metric missing from callback_metrics raises. Checked at the end of each train epoch
-    # (the toy run is one epoch). Any finite reverse KL is below the threshold, so reading it stops the run.
-    stop = EarlyStopping(
-        monitor="reverse_kl", mode="min", strict=True, check_on_train_epoch_end=True, stopping_threshold=1e9
-    )
-    built = with_callbacks(stop)
-    summary, run_dir = train("dataset=ring", *SHORT)
-    assert summary["status"] == "completed"
-    assert built[0].trainer.should_stop  # it read reverse_kl and acted on it
-    assert stop.stopping_reason == EarlyStoppingReason.STOPPING_THRESHOLD
-    last = [float(r["reverse_kl"]) for r in rows(run_dir) if r["reverse_kl"]][-1]
-    assert f"reverse_kl = {last} <" in stop.stopping_reason_message  # the value it read: iteration 20's
+def last_checkpoint(run_dir: Path, name: str = "last.ckpt") -> dict:
+    return torch.load(run_dir / "checkpoints" / name, map_location="cpu", weights_only=False)
 
 
-def test_early_stopping_on_a_missing_metric_fails_loudly(train, with_callbacks):
-    # the control: the same stock callback on a name nobody logs is refused by Lightning
-    with_callbacks(EarlyStopping(monitor="not_logged", mode="min", strict=True, check_on_train_epoch_end=True))
-    with pytest.raises(RuntimeError, match="not_logged"):
-        train("dataset=ring", *SHORT)
+def callback_state(checkpoint: dict, kind: str) -> dict:
+    (state,) = [v for k, v in checkpoint["callbacks"].items() if k.startswith(kind)]
+    return state
 
 
-def test_model_checkpoint_on_a_metric_keeps_the_best_iteration(train, with_callbacks, tmp_path):
-    # Lightning's own ModelCheckpoint, monitoring an evaluation metric every eval.every iterations
-    # (global_step counts both optimisers' steps, so 10 iterations are 20 steps).
-    best = ModelCheckpoint(dirpath=tmp_path / "best", monitor="reverse_kl", mode="min", every_n_train_steps=20)
-    with_callbacks(best)
-    _, run_dir = train("dataset=ring", *SHORT)
+def test_early_stopping_from_the_config_stops_at_the_evaluation_that_meets_it(train):
+    # conf/callbacks/early_stopping.yaml: Lightning's EarlyStopping, checked after every evaluation.
+    # strict: a metric missing from callback_metrics raises. Any finite reverse KL is below the
+    # threshold, so the first evaluation (iteration 10 of 20) stops the run there.
+    summary, run_dir = train(
+        "dataset=ring", *SHORT, "+callbacks=early_stopping", "callbacks.early_stopping.monitor=reverse_kl",
+        "callbacks.early_stopping.stopping_threshold=1e9",
+    )  # fmt: skip
+    assert summary["status"] == "completed" and summary["iterations"] == 10
+    evals = [(int(float(r["iteration"])), float(r["reverse_kl"])) for r in rows(run_dir) if r["reverse_kl"]]
+    assert [i for i, _ in evals] == [10]
+    checkpoint = last_checkpoint(run_dir)  # the stop is saved at its iteration, for resume= iterations=…
+    assert checkpoint["ganbench"]["iteration"] == 10
+    state = callback_state(checkpoint, "IterationEarlyStopping")  # saved after its decision
+    assert f"reverse_kl = {evals[0][1]} <" in state["stopping_reason_message"]  # the value it read: iteration 10's
+
+
+def test_early_stopping_on_a_metric_nobody_logs_is_refused_before_training(train, tmp_path):
+    # the control: the same callback on a name nobody logs (Lightning would raise at its first check)
+    with pytest.raises(ConfigError, match="callbacks.early_stopping.monitor=not_logged is not a metric this run logs"):
+        train("dataset=ring", *SHORT, "+callbacks=early_stopping", "callbacks.early_stopping.monitor=not_logged")
+    assert not (tmp_path / "run1").exists()
+
+
+def test_model_checkpoint_from_the_config_keeps_the_best_evaluation(train):
+    # conf/callbacks/model_checkpoint.yaml: Lightning's own ModelCheckpoint, in checkpoints/best.ckpt
+    _, run_dir = train(
+        "dataset=ring", "iterations=40", "eval.every=10", "evaluator.num_samples=500", "checkpoint.every=20",
+        "+callbacks=model_checkpoint", "callbacks.model_checkpoint.monitor=reverse_kl",
+    )  # fmt: skip
     evals = {int(float(r["iteration"])): float(r["reverse_kl"]) for r in rows(run_dir) if r["reverse_kl"]}
-    assert best.best_model_score is not None
-    assert best.best_model_score.item() == pytest.approx(min(evals.values()), rel=1e-6)
-    assert not math.isnan(best.best_model_score.item())
+    assert sorted(evals) == [10, 20, 30, 40]
+    best = min(evals, key=evals.get)
+    checkpoint = last_checkpoint(run_dir, "best.ckpt")
+    assert checkpoint["ganbench"]["iteration"] == best  # saved right after that evaluation
+    score = callback_state(checkpoint, "ModelCheckpoint")["best_model_score"].item()
+    assert score == pytest.approx(evals[best], rel=1e-6) and not math.isnan(score)
+    assert last_checkpoint(run_dir)["ganbench"]["iteration"] == 40  # ganbench's own last.ckpt untouched
 
 
 def tensorboard_scalars(root: Path) -> dict[str, list[tuple[int, float]]]:
@@ -157,35 +182,27 @@ def count_log_dict_calls(monkeypatch) -> list[list[str]]:
     return calls
 
 
-def test_one_self_log_dict_per_lightning_step(train, with_callbacks, monkeypatch):
+def test_one_self_log_dict_per_lightning_step(train, spy, monkeypatch):
     # log_every=1 with 10 iterations per Lightning step: 20 rows in metrics.csv, but callbacks run only
     # after each step, so Lightning gets the step's last values once (self.log costs ~0.3-0.6 ms a call)
     calls = count_log_dict_calls(monkeypatch)
-    built = with_callbacks(Callback())  # a callback that may read callback_metrics
-    _, run_dir = train(
+    _, run_dir = train(  # the spy: a callback that may read callback_metrics
         "dataset=ring", "iterations=20", "log_every=1", "iterations_per_step=10", "eval.every=10",
-        "module.callback_metrics_every=1",
+        "module.callback_metrics_every=1", *spy,
     )  # fmt: skip
     training = [r for r in rows(run_dir) if r["d_loss"]]
     assert [int(float(r["iteration"])) for r in training] == list(range(1, 21))
     assert sum("d_loss" in keys for keys in calls) == 2  # steps [1, 10] and [11, 20]
     assert sum("modes_captured" in keys for keys in calls) == 2
-    assert built[0].trainer.callback_metrics["d_loss"].item() == pytest.approx(float(training[-1]["d_loss"]))
+    assert Spy.built[-1].trainer.callback_metrics["d_loss"].item() == pytest.approx(float(training[-1]["d_loss"]))
 
 
-def test_training_metrics_reach_lightning_every_callback_metrics_every(train, with_callbacks, monkeypatch):
+def test_training_metrics_reach_lightning_every_callback_metrics_every(train, spy, monkeypatch):
     # default 100: of the log points 1, 10, 20, …, 250 only 100, 200 and the last iteration (250) are
     # handed over; every evaluation is. callback_metrics holds iteration 250's values at the end.
     calls = count_log_dict_calls(monkeypatch)
-    seen = []
-
-    class Spy(__import__("lightning").pytorch.Callback):
-        def on_train_batch_end(self, trainer, pl_module, *args):
-            if "d_loss" in trainer.callback_metrics:
-                seen.append((pl_module.iteration, trainer.callback_metrics["d_loss"].item()))
-
-    with_callbacks(Spy())
-    _, run_dir = train("dataset=ring", "iterations=250", "eval.every=125", "checkpoint.every=null")
+    _, run_dir = train("dataset=ring", "iterations=250", "eval.every=125", "checkpoint.every=null", *spy)
+    seen = Spy.built[-1].seen
     table = rows(run_dir)
     d_loss = {int(float(r["iteration"])): float(r["d_loss"]) for r in table if r["d_loss"]}
     assert sorted(d_loss) == [1, *range(10, 251, 10)]

@@ -1,4 +1,7 @@
-"""Callbacks that count in iterations: evaluation, checkpoints and the progress bar."""
+"""Callbacks that count in iterations: evaluation, checkpoints, signals, the progress bar and early stopping.
+
+The run's callbacks are chosen in the ``callbacks`` config group (``conf/callbacks/``); see
+:func:`ganbench.experiment.build`."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, EarlyStopping, TQDMProgressBar
 
 from ganbench._compat import tqdm_train_bar
 from ganbench.counts import ceil_div
@@ -263,6 +266,8 @@ class IterationCheckpoint(Callback):
         self.dirpath = Path(dirpath)
         self.every = every
         self.last_path: Path | None = None
+        self._trained = False  # whether this fit has run an iteration
+        self._saved_stop = False  # whether last.ckpt was saved at a stop request (see on_train_end)
 
     def save(self, trainer: L.Trainer, name: str) -> Path:
         _settle_divergence_check(trainer.lightning_module)  # never save a diverged state
@@ -283,10 +288,11 @@ class IterationCheckpoint(Callback):
         return path
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
-        iteration = pl_module.iteration
+        iteration, self._trained = pl_module.iteration, True
         due = bool(self.every) and iteration % self.every == 0
         if due or trainer.should_stop:  # a stop request (see GracefulInterrupt) saves here, mid-epoch,
             self.last_path = self.save(trainer, "last.ckpt")  # so that resuming continues the epoch
+            self._saved_stop = trainer.should_stop
         if due and trainer.is_global_zero:
             # last.ckpt is written first, so a kill at any point leaves it at least as new as every iterN.ckpt.
             self.keep_copy(self.last_path, self.dirpath / f"iter{iteration:06d}.ckpt")
@@ -307,7 +313,10 @@ class IterationCheckpoint(Callback):
             raise
 
     def on_train_end(self, trainer: L.Trainer, pl_module: GANModule) -> None:
-        if not trainer.should_stop:
+        # A stop request saved at its iteration, or made before the first one, is not saved again. A
+        # stop requested after this callback's turn in the step (a stock EarlyStopping, after the
+        # evaluation) is saved here, with that callback's state after its decision.
+        if not (trainer.should_stop and (self._saved_stop or not self._trained)):
             self.last_path = self.save(trainer, "last.ckpt")
 
 
@@ -437,6 +446,14 @@ class IterationProgressBar(TQDMProgressBar):
         # not Lightning's: it would reset the bar to the epoch's batches, as "Epoch N"
         self._count_iterations(pl_module)
 
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        """Show the iteration the run ended at (a stop before the last one: early stopping, a signal)."""
+        bar = tqdm_train_bar(self)
+        if bar is not None and self.is_enabled and bar.n != pl_module.iteration:
+            bar.n = pl_module.iteration
+            bar.refresh()
+        super().on_train_end(trainer, pl_module)
+
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         """End the bar's line, so that what follows (the error, the summary) starts on its own."""
         bar = tqdm_train_bar(self)
@@ -488,3 +505,21 @@ class IterationProgressBar(TQDMProgressBar):
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         return {}  # the readout is the bar's postfix (see readout)
+
+
+class IterationEarlyStopping(EarlyStopping):
+    """Lightning's :class:`~lightning.pytorch.callbacks.EarlyStopping`, checked after every
+    evaluation: every ``every`` iterations (``eval.every``) and at the last one.
+
+    Lightning checks at the end of each epoch or validation; a ganbench run is one epoch and has no
+    validation loop, so that would be once, at the end. ``patience`` counts evaluations. A stop
+    ends the run at that iteration, with its checkpoint, as ``completed``. Every other argument is
+    EarlyStopping's (``monitor``, ``mode``, ``min_delta``, ``stopping_threshold``, …)."""
+
+    def __init__(self, monitor: str, every: int | None, **kwargs: Any) -> None:
+        super().__init__(monitor=monitor, check_on_train_epoch_end=False, **kwargs)
+        self.every = every
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
+        if _due(pl_module.iteration, self.every, pl_module.last_iteration):
+            self.on_validation_end(trainer, pl_module)  # EarlyStopping's check, after an evaluation
