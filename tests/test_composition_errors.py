@@ -12,7 +12,7 @@ from ganbench.config import compose
 def problem(*overrides: str) -> str | None:
     with pytest.raises((ConfigCompositionException, OverrideParseException)) as err:
         compose(list(overrides))
-    return composition_problem(err.value)
+    return composition_problem(err.value, overrides)
 
 
 def test_a_misspelt_setting_names_the_closest_one_and_its_siblings():
@@ -50,3 +50,14 @@ def test_every_message_is_one_line():
 
 def test_other_errors_are_not_composition_problems():
     assert composition_problem(ValueError("x")) is None
+
+
+def test_an_appended_group_keeps_its_plus_in_the_suggestion():
+    text = problem("+callbacks=early_stoping")
+    assert text.startswith("+callbacks=early_stoping: conf/callbacks/ has no early_stoping.yaml; ")
+    assert "did you mean +callbacks=early_stopping? " in text
+
+
+def test_of_several_settings_with_the_name_the_closest_key_is_suggested():
+    text = problem("+callbacks=early_stopping", "callbacks.early_stoping.monitor=fid")
+    assert text.startswith("callbacks.early_stoping is not a setting; did you mean callbacks.early_stopping=…?")

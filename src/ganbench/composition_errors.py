@@ -9,7 +9,7 @@ the override as typed, what is wrong, and the closest setting or option there is
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig
@@ -20,10 +20,11 @@ __all__ = ["COMPOSITION_ERRORS", "composition_problem"]
 COMPOSITION_ERRORS = (ConfigCompositionException, OverrideParseException)
 
 
-def composition_problem(err: BaseException) -> str | None:
-    """One line for a composition error of Hydra's, or None when ``err`` is not one."""
+def composition_problem(err: BaseException, overrides: Sequence[str] = ()) -> str | None:
+    """One line for a composition error of Hydra's, or None when ``err`` is not one; ``overrides``
+    (the command line) gives a group override's prefix (``+callbacks=…``) back to the suggestion."""
     if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options is not None:
-        return _missing_option(err.missing_cfg_file, list(err.options))
+        return _missing_option(err.missing_cfg_file, list(err.options), overrides)
     if isinstance(err, OverrideParseException):
         return (
             f"the command line does not parse ({_first_line(err)}); write each override as key=value, "
@@ -42,11 +43,12 @@ def composition_problem(err: BaseException) -> str | None:
     return _first_line(err)
 
 
-def _missing_option(missing: str, options: list[str]) -> str:
+def _missing_option(missing: str, options: list[str], overrides: Sequence[str]) -> str:
     group, _, name = missing.rpartition("/")
+    typed = next((o.split("=", 1)[0] for o in overrides if o.split("=", 1)[0].lstrip("+~") == group), group)
     close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    hint = f"did you mean {group}={close[0]}? " if close else ""
-    return f"{group}={name}: conf/{group}/ has no {name}.yaml; {hint}options: {', '.join(options)}"
+    hint = f"did you mean {typed}={close[0]}? " if close else ""
+    return f"{typed}={name}: conf/{group}/ has no {name}.yaml; {hint}options: {', '.join(options)}"
 
 
 def _unknown_key(full_key: str, parent: object) -> str:
@@ -61,7 +63,8 @@ def _unknown_key(full_key: str, parent: object) -> str:
     keys = [k for k in keys if k not in ancestors and not k.rpartition(".")[2].startswith("_")]
     # the same setting elsewhere (eval.num_samples -> evaluator.num_samples), else the closest spelling
     same_leaf = [k for k in keys if k.rpartition(".")[2] == leaf]
-    close = same_leaf[:1] or difflib.get_close_matches(full_key, keys, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(full_key, same_leaf, n=1, cutoff=0.0) if same_leaf else []
+    close = close or difflib.get_close_matches(full_key, keys, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}=…? " if close else ""
     listed = f"{where} has: {', '.join(siblings)}" if siblings else f"{where} has no settings"
     return f"{full_key} is not a setting; {hint}{listed}"

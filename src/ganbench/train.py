@@ -90,7 +90,7 @@ def main() -> None:
         print("ganbench: interrupted", file=sys.stderr, flush=True)
         sys.exit(SIGNAL_EXIT["SIGINT"])
     except COMPOSITION_ERRORS as err:
-        problem = composition_problem(err)
+        problem = composition_problem(err, sys.argv[1:])
         if problem is None:
             raise
         refuse(problem)
