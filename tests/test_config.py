@@ -81,7 +81,7 @@ def test_wrong_option_lists_the_available_ones():
 
 
 def test_cli_wrong_option_fails_before_training(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src"), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "ganbench.train", "loss=hinj", f"hydra.run.dir={tmp_path / 'run'}"],
         capture_output=True,

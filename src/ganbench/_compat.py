@@ -149,3 +149,8 @@ def random_inception_v3(seed: int = 0) -> dict[str, torch.Tensor]:
     finally:
         os.unlink(empty)
     return net.state_dict()
+
+
+def config_root(node: Any) -> Any:
+    """The root config of an OmegaConf node (``Node._get_root``: OmegaConf has no public way up)."""
+    return node._get_root()

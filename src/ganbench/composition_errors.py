@@ -12,8 +12,10 @@ import difflib
 from collections.abc import Iterator, Sequence
 
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
+
+from ganbench._compat import config_root
 
 __all__ = ["COMPOSITION_ERRORS", "composition_problem"]
 
@@ -57,7 +59,7 @@ def _unknown_key(full_key: str, parent: object) -> str:
     in_hydra = full_key.startswith("hydra.")
     siblings = sorted(str(k) for k in parent.keys()) if isinstance(parent, DictConfig) else []
     siblings = [k for k in siblings if not k.startswith("_") and (k != "hydra" or in_hydra)]
-    root = parent._get_root() if isinstance(parent, DictConfig) else None
+    root = config_root(parent) if isinstance(parent, DictConfig) else None
     ancestors = {full_key.rsplit(".", n)[0] for n in range(full_key.count(".") + 1)}
     keys = [k for k in _dotted_keys(root) if k.startswith("hydra") == in_hydra] if root is not None else []
     keys = [k for k in keys if k not in ancestors and not k.rpartition(".")[2].startswith("_")]
@@ -74,8 +76,10 @@ def _dotted_keys(node: DictConfig, prefix: str = "") -> Iterator[str]:
     for key in node.keys():
         path = f"{prefix}{key}"
         yield path
-        child = node._get_node(key)
-        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+        if OmegaConf.is_missing(node, key) or OmegaConf.is_interpolation(node, key):
+            continue
+        child = node.get(key)
+        if isinstance(child, DictConfig):
             yield from _dotted_keys(child, f"{path}.")
 
 
