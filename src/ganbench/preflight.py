@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -18,6 +19,7 @@ from omegaconf import OmegaConf
 
 from ganbench.config import override_key
 
+_STARTED = time.time() - 1.0  # before Hydra creates any directory (with slack for coarse timestamps)
 MAX_KEY_LENGTH = 255  # a config group file name at most (a longer key is never a real one)
 
 
@@ -71,10 +73,15 @@ def first_missing(path: Path) -> Path | None:
 def remove_new_run_directory(run_dir: Path) -> None:
     """Remove ``run_dir`` of a refused run, and the parents Hydra created for it, while they are
     empty. Directories that existed before the run (the user's, or a sweep's) stay."""
-    top = _NEW_RUN_DIRECTORIES.get(run_dir.absolute())
-    if top is None:
-        return
     path = run_dir.absolute()
+    top = _NEW_RUN_DIRECTORIES.get(path)
+    if top is None:  # existing when checked: new all the same if made since this process started (a
+        try:  # sweep's job directory; or another task of `srun -n2` created it first)
+            if path.stat().st_ctime < _STARTED:
+                return
+        except OSError:
+            return
+        top = path
     while True:
         try:
             path.rmdir()
