@@ -187,3 +187,23 @@ def plots_image(path: Path) -> np.ndarray:
     import matplotlib.image as mpimg
 
     return mpimg.imread(path)
+
+
+def test_runs_without_any_samples_leave_the_sample_figure_alone(tmp_path):
+    """Committed run records keep no plots and no checkpoints: comparing them writes the tables, no
+    sample figure of empty panels, and leaves the figure made from the full runs as it was."""
+    root = tmp_path / "records"
+    for loss in ("a", "b"):
+        for seed in range(2):
+            write_run(root, f"{loss}{seed}", loss=loss, seed=seed,
+                      metrics={"modes_captured": 8, "high_quality": 0.5, "reverse_kl": 0.1 * (seed + 1)})  # fmt: skip
+    out = tmp_path / "out"
+    _solid_png(out / "samples_ring.png", (0, 0, 255))
+    before = (out / "samples_ring.png").read_bytes()
+    result = compare([root], by=["loss"], out=out)
+    assert result.samples == [] and (out / "samples_ring.png").read_bytes() == before
+    note = ("ring: samples_ring.png not written: no group's median run kept plots/samples_*.png or "
+            "checkpoints/last.ckpt")  # fmt: skip
+    assert result.sample_notes == [note]
+    md = (out / "comparison.md").read_text()
+    assert f"- {note}" in md and "![samples_ring]" not in md

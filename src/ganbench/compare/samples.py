@@ -9,7 +9,9 @@ the middle one (for an even count, the better of the two middle runs).
 A panel shows the run's last evaluation plot (``plots/samples_NNNNNN.png``). Committed run records
 keep no plots; then the samples are drawn again from ``checkpoints/last.ckpt`` when the run kept
 it (a toy scatter over the mode centres, or an image grid, with the evaluation's latent seed), and
-otherwise the panel says that the run has neither.
+otherwise the panel says that the run has neither. A dataset none of whose panels has samples gets no
+figure (an existing one is left as it is) and a note saying so: comparing committed run records
+regenerates the tables, not the samples.
 """
 
 from __future__ import annotations
@@ -194,6 +196,10 @@ def write_sample_figures(
     files, notes = [], []
     with tempfile.TemporaryDirectory(prefix="ganbench-samples-") as scratch:
         for dataset, shown in sample_panels(stats, by, directions, Path(scratch)).items():
+            if all(p.image is None for p in shown):  # e.g. committed run records: an existing figure stays
+                notes.append(f"{dataset}: {file_name(dataset)} not written: no group's median run kept "
+                             f"plots/samples_*.png or {CHECKPOINT}")  # fmt: skip
+                continue
             files.append(plot_samples(out / file_name(dataset), dataset, shown))
             notes += [f"{dataset}: group {p.group} has no samples in the figure: {p.note}"
                       for p in shown if p.image is None]  # fmt: skip

@@ -201,6 +201,7 @@ def markdown_report(
     if samples:
         md += ["Samples of each group's median run (by its optimized metric), in the table's order:", "",
                *[f"![{p.stem}]({p.name})" for p in samples], ""]  # fmt: skip
+    if samples or sample_notes:
         md += [f"- {n}" for n in sample_notes] + ([""] if sample_notes else [])
     if curves:
         md += ["Curves (median over runs, band 25–75 % of runs; one panel per dataset):", "",
