@@ -88,10 +88,10 @@ def inception_flops_per_image() -> int:
         return count(lambda: extractor(images)) // 2
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tflops", type=float, nargs="+", default=[10.0, 30.0], help="assumed sustained TFLOP/s")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     per_image = inception_flops_per_image()
     print(f"Inception-v3 feature extraction: {per_image / 1e9:.2f} GFLOP per image\n")

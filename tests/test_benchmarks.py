@@ -80,3 +80,15 @@ def test_gpu_figures_in_the_readme_are_the_committed_results():
     assert "10 passed" in (results / "gpu_tests.log").read_text()
     e = data["evaluation"]
     assert f"{e['seconds']:.1f} s, of which {e['fid_kid_seconds']:.1f} s FID/KID" in readme
+
+
+@pytest.mark.slow
+def test_the_cifar10_readme_flop_table_is_what_preset_flops_prints(capsys):
+    """experiments/cifar10/README.md's FLOP and GPU-hour table, as `python benchmarks/preset_flops.py` prints it."""
+    import preset_flops
+
+    preset_flops.main([])
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    readme = (ROOT / "experiments" / "cifar10" / "README.md").read_text().splitlines()
+    start = readme.index(printed[0])
+    assert readme[start : start + len(printed)] == printed
