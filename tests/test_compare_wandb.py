@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import wandb
+from PIL import Image
 
 from ganbench.compare import main
 from test_compare import write_run
@@ -32,6 +33,8 @@ def _study(root: Path) -> Path:
                             metrics={"modes_captured": 8, "high_quality": 0.5, "reverse_kl": value})  # fmt: skip
             with open(run / "config.yaml", "a") as f:
                 f.write("logger:\n  wandb: {group: toy, project: gan-losses, entity: null}\n")
+            (run / "plots").mkdir()  # the run's last evaluation plot: the sample figure's panel
+            Image.new("RGB", (40, 40), (200, 0, 0)).save(run / "plots" / "samples_000100.png")
         trial = {"number": 0, "params": {"optimizer.generator.lr": "0.0002"}}
         (top / "trial.json").write_text(json.dumps({"trial_dir": "t", "trial": trial}))
     return root
