@@ -1,0 +1,216 @@
+"""Every study README's tables and quoted findings are ganbench-compare's output on the committed run
+records, byte for byte.
+
+A study README gives, in a ```bash block, the ``ganbench-compare`` commands that read its committed
+records (paths under ``experiments/``). This test runs each of them, exactly as written, from the
+root of a scratch copy of the records, and then checks:
+
+- every text file (``.md``, ``.csv``) in each command's committed ``--out`` folder equals the one
+  written now, and no text file is missing or extra;
+- every block of a README between ``<!-- generated: PATH -->`` and ``<!-- end generated -->`` is a
+  run of whole lines of PATH (relative to the README) as written now;
+- every Markdown table of a study README is inside such a block, or follows a
+  ``<!-- not generated: why -->`` line (a published paper's numbers, a summary of settings).
+
+So a README that drifts from its data, or data that drifts from its README, fails here.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ganbench.compare.cli import main as compare_main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPERIMENTS = ROOT / "experiments"
+BEGIN = re.compile(r"<!-- generated: (\S+) -->")
+END = "<!-- end generated -->"
+EXEMPT = re.compile(r"<!-- not generated: .+ -->")
+TEXT_SUFFIXES = (".md", ".csv")
+VALUED_OPTIONS = {"--by", "--out", "--minimize", "--maximize", "--seed", "--wandb-group", "--wandb-project"}
+
+
+def compare_commands(readme: str) -> list[str]:
+    """The ganbench-compare commands of the README's ```bash blocks that read only paths under
+    ``experiments/`` (the committed records), continuation lines joined."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split(" #", 1)[0].strip()
+            if not line.startswith("ganbench-compare "):
+                continue
+            args = shlex.split(line)[1:]
+            flags = {i + 1 for i, a in enumerate(args) if a in VALUED_OPTIONS}  # the values of options
+            paths = [a for i, a in enumerate(args) if not a.startswith("-") and i not in flags]
+            if paths and all(p.startswith("experiments/") for p in paths):
+                commands.append(line)
+    return commands
+
+
+def out_dir(command: str) -> str:
+    args = shlex.split(command)
+    return args[args.index("--out") + 1]
+
+
+def generated_blocks(readme: str) -> list[tuple[str, str, int]]:
+    """``(path, text, line number)`` of each generated block."""
+    blocks, lines, i = [], readme.splitlines(), 0
+    while i < len(lines):
+        m = BEGIN.fullmatch(lines[i].strip())
+        if m:
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() == END), None)
+            assert end is not None, f"line {i + 1}: {lines[i]} has no {END}"
+            blocks.append((m.group(1), "\n".join(lines[i + 1 : end]), i + 1))
+            i = end
+        i += 1
+    return blocks
+
+
+def tables_outside_blocks(readme: str) -> list[int]:
+    """The first line number of each Markdown table neither in a generated block nor exempted."""
+    found, inside, exempt, previous = [], False, False, ""
+    for n, line in enumerate(readme.splitlines(), 1):
+        s = line.strip()
+        if BEGIN.fullmatch(s):
+            inside = True
+        elif s == END:
+            inside = False
+        elif EXEMPT.fullmatch(s):
+            exempt = True
+        elif s.startswith("|") and not previous.startswith("|"):
+            if not inside and not exempt:
+                found.append(n)
+            exempt = False
+        previous = s
+    return found
+
+
+def is_run_of_lines(block: str, text: str) -> bool:
+    """``block``'s lines appear, whole and in order, as consecutive lines of ``text``."""
+    want, have = block.strip("\n").splitlines(), text.splitlines()
+    return any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1))
+
+
+def regenerate(commands: list[str], scratch: Path, root: Path = ROOT) -> None:
+    """Run the commands from ``scratch``, holding a copy of every records folder of root/experiments/."""
+    for records in (root / "experiments").glob("*/records*"):
+        if scratch.resolve() != root.resolve():  # (root itself: writing the committed outputs)
+            shutil.copytree(records, scratch / records.relative_to(root))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(scratch)
+        mp.setenv("MPLBACKEND", "Agg")
+        for command in commands:
+            args = []
+            for a in shlex.split(command)[1:]:
+                args += sorted(glob.glob(a)) if glob.has_magic(a) else [a]
+            assert compare_main(args) == 0, command
+
+
+def check_readme(readme_path: Path, scratch: Path, committed_root: Path) -> list[str]:
+    """The README's problems: text outputs and quoted blocks that differ from what its commands write
+    now under ``scratch``, and tables outside generated blocks."""
+    readme, problems = readme_path.read_text(), []
+    where = readme_path.parent.relative_to(committed_root)
+    for command in compare_commands(readme):
+        fresh, committed = scratch / out_dir(command), committed_root / out_dir(command)
+        names = {p.name for p in fresh.iterdir() if p.suffix in TEXT_SUFFIXES}
+        kept = {p.name for p in committed.iterdir() if p.suffix in TEXT_SUFFIXES} if committed.is_dir() else set()
+        problems += [f"{out_dir(command)}/{n}: committed but not written by `{command}`" for n in kept - names]
+        problems += [f"{out_dir(command)}/{n}: written by `{command}` but not committed" for n in names - kept]
+        changed = [n for n in sorted(names & kept) if (fresh / n).read_bytes() != (committed / n).read_bytes()]
+        problems += [f"{out_dir(command)}/{n} differs from what `{command}` writes now" for n in changed]
+    for path, block, line in generated_blocks(readme):
+        source = scratch / where / path
+        if not source.is_file():
+            problems.append(f"{readme_path.name}:{line}: {path} is not written by the README's commands")
+        elif not is_run_of_lines(block, source.read_text()):
+            problems.append(f"{readme_path.name}:{line}: the block differs from {path} as written now")
+    problems += [f"{readme_path.name}:{n}: a table outside a generated block" for n in tables_outside_blocks(readme)]
+    return problems
+
+
+STUDIES = sorted(p.parent for p in EXPERIMENTS.glob("*/README.md"))
+
+
+@pytest.mark.parametrize("study", STUDIES, ids=lambda p: p.name)
+def test_the_readme_equals_what_its_commands_write_from_the_committed_records(study, tmp_path):
+    readme = (study / "README.md").read_text()
+    commands = compare_commands(readme)
+    if (study / "records").exists() or any(study.glob("records*")):
+        assert commands, f"{study.name}: records are committed but the README gives no ganbench-compare command"
+    regenerate(commands, tmp_path)
+    assert check_readme(study / "README.md", tmp_path, ROOT) == []
+
+
+def test_the_studies_with_records(tmp_path):
+    """At least one study's tables are regenerated here (the check above is not vacuous)."""
+    assert any(compare_commands((s / "README.md").read_text()) for s in STUDIES)
+
+
+def test_the_check_catches_a_changed_number_anywhere(tmp_path):
+    """On a study made here: the check passes, then fails for a number changed in the README's
+    quoted table, in a committed output, or in a run record, and for an unquoted table."""
+    from test_compare import write_run
+
+    repo = tmp_path / "repo"
+    records = repo / "experiments" / "demo" / "records"
+    for loss in ("a", "b"):
+        for seed in range(3):
+            metrics = {"modes_captured": 8, "high_quality": 0.5 + 0.1 * seed, "reverse_kl": 0.1 * (seed + 1)}
+            write_run(records, f"{loss}{seed}", loss=loss, seed=seed, metrics=metrics)
+    command = "ganbench-compare experiments/demo/records --by loss --out experiments/demo/results --no-plots"
+    regenerate([command], repo, root=repo)  # the committed outputs: as the command writes them
+    report = (repo / "experiments/demo/results/comparison.md").read_text()
+    table = next(b for b in report.split("\n\n") if b.startswith("|"))
+    readme = repo / "experiments" / "demo" / "README.md"
+    good = f"```bash\n{command}\n```\n\n<!-- generated: results/comparison.md -->\n{table}\n<!-- end generated -->\n"
+    readme.write_text(good + "\n<!-- not generated: the paper's numbers -->\n| paper | 1 |\n|---|---|\n")
+
+    def problems() -> list[str]:
+        scratch = tmp_path / f"scratch{len(list(tmp_path.iterdir()))}"
+        scratch.mkdir()
+        regenerate(compare_commands(readme.read_text()), scratch, root=repo)
+        return check_readme(readme, scratch, repo)
+
+    assert compare_commands(readme.read_text()) == [command] and problems() == []
+    first = re.search(r"\d\.\d+", table).group()
+    changed = str(round(float(first) + 0.01, 6))
+    readme.write_text(readme.read_text().replace(first, changed, 1))
+    assert problems() == ["README.md:5: the block differs from results/comparison.md as written now"]
+    readme.write_text(good + "\n| mine | 1 |\n|---|---|\n")
+    mine = readme.read_text().splitlines().index("| mine | 1 |") + 1
+    assert problems() == [f"README.md:{mine}: a table outside a generated block"]
+    readme.write_text(good)
+    csv = repo / "experiments/demo/results/comparison.csv"
+    csv.write_text(csv.read_text().replace(first, changed, 1))
+    assert problems() == [f"experiments/demo/results/comparison.csv differs from what `{command}` writes now"]
+    summary = records / "a0" / "summary.json"
+    summary.write_text(summary.read_text().replace('"high_quality": 0.5', '"high_quality": 0.45'))
+    found = problems()
+    assert "README.md:5: the block differs from results/comparison.md as written now" in found
+
+
+def test_the_toy_readme_s_d_fake_figures_are_the_records():
+    """The saturation argument's numbers: d_fake over every logged iteration of the 40 minimax and
+    non-saturating runs of the shared setting, from their committed metrics.csv."""
+    import csv
+
+    records = EXPERIMENTS / "toy_loss_study" / "records" / "shared_setting"
+    runs = sorted(p for p in records.iterdir() if "_minimax_" in p.name or "_nonsaturating_" in p.name)
+    series = []
+    for run in runs:
+        with open(run / "metrics.csv", newline="") as f:
+            series.append([float(r["d_fake"]) for r in csv.DictReader(f) if r["d_fake"]])
+    lowest = min(min(s) for s in series)
+    first = sum(s[0] for s in series) / len(series)
+    last = sum(s[-1] for s in series) / len(series)
+    sentence = (f"(lowest {lowest:.3f};\nover the {len(series)} runs it averages {first:.2f} at the first logged "
+                f"iteration and {last:.2f} at the last)")  # fmt: skip
+    assert len(series) == 40 and lowest >= 0.10
+    assert sentence in (EXPERIMENTS / "toy_loss_study" / "README.md").read_text()
