@@ -42,6 +42,8 @@ def assert_one_line_error(done: subprocess.CompletedProcess, *words: str) -> Non
         (["ema.decay=1.5"], ["ema.decay must be in [0, 1)"]),
         (["module.callback_metrics_every=0"], ["module.callback_metrics_every must be >= 1", "=100"]),
         (["dataset=folder", "model=dcgan", "dataset.root=/nonexistent/images"], ["/nonexistent/images"]),
+        (["dataset=digits"], ["MLPGenerator generates points of 2 numbers", "DigitsDataModule) is of images",
+                              "+experiment=digits"]),
         (["+experiment=digits", "evaluator.inception=false", "evaluator.domain=false"],
          ["inception=true or domain=true"]),
         (["loss._target_=no_such_module.Loss"], ["loss._target_=no_such_module.Loss cannot be imported"]),

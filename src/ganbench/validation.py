@@ -57,7 +57,17 @@ def _positive_or_null(value: Any) -> bool:
 
 def _check_model_fits_dataset(cfg: DictConfig) -> None:
     """Image models take their shape from the dataset (``${dataset.channels}``…): say so plainly
-    when the dataset has no such key, instead of OmegaConf's interpolation error."""
+    when the dataset has no such key, instead of OmegaConf's interpolation error; and refuse a
+    model of points (the MLPs, ``data_dim`` numbers per sample) on an image dataset, instead of a
+    shape error in the first forward pass."""
+    generator_target = str(cfg.model.generator.get("_target_", ""))
+    if "channels" in cfg.dataset and "data_dim" in cfg.model.generator and "MLP" in generator_target:
+        dataset = str(cfg.dataset.get("_target_", "?")).rsplit(".", 1)[-1]
+        raise ConfigError(
+            f"{generator_target.rsplit('.', 1)[-1]} generates points of {cfg.model.generator.data_dim} numbers, but "
+            f"the dataset ({dataset}) is of images: use an image model (model=dcgan or resnet), or the dataset's "
+            "preset (e.g. +experiment=digits); model=mlp is for the 2-D toy datasets (ring, grid)"
+        )
     try:
         OmegaConf.to_container(cfg.model, resolve=True)
     except InterpolationKeyError as err:
