@@ -3,6 +3,7 @@ with a message that names the key and what to change."""
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import warnings
@@ -12,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationKeyError
 
 from ganbench.errors import ConfigError, locate, requested_devices
+from ganbench.schema import TrainSchema
 
 # Far beyond any run (a billion iterations), and small enough that every step count fits in 64 bits.
 MAX_ITERATIONS = 10**9
@@ -81,12 +83,37 @@ def _check_model_fits_dataset(cfg: DictConfig) -> None:
         ) from None
 
 
+SCHEMA_SECTIONS = ("ema", "eval", "checkpoint")  # the sections with fixed settings (ganbench.schema)
+
+
+def _appended_settings(cfg: DictConfig) -> list[str]:
+    """Keys that a ``+key=value`` override added where the schema fixes the settings (the root's own,
+    ``ema``, ``eval``, ``checkpoint``): Hydra's ``+`` gets past the schema's typo check there."""
+    schema = OmegaConf.structured(TrainSchema)
+    nodes = [("", cfg, schema)] + [(f"{s}.", cfg.get(s), schema[s]) for s in SCHEMA_SECTIONS]
+    errors = []
+    for prefix, node, fixed in nodes:
+        if not isinstance(node, DictConfig):
+            continue
+        known = sorted(str(k) for k in fixed.keys())
+        for key in (str(k) for k in node.keys()):
+            if key in known or (not prefix and key == "hydra"):
+                continue
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"did you mean {prefix}{close[0]}=…? " if close else ""
+            errors.append(
+                f"{prefix}{key} is not a setting (a + override adds keys only inside config groups such as loss or "
+                f"model); {hint}{prefix.rstrip('.') or 'the root config'} has: {', '.join(known)}"
+            )
+    return errors
+
+
 def validate_config(cfg: DictConfig) -> None:
     """Raise :class:`ConfigError` listing every impossible combination in ``cfg``, without building
     anything. The range of one setting (``n_critic >= 1``, ``0 <= ema.decay < 1`` …) is checked by
     the constructor that takes it, when :func:`ganbench.experiment.build` instantiates the config."""
     _check_model_fits_dataset(cfg)
-    errors: list[str] = _check_targets(cfg)
+    errors: list[str] = _appended_settings(cfg) + _check_targets(cfg)
 
     def need(ok: bool, message: str) -> None:
         if not ok:
