@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from ganbench.compare.cli import main as compare_main
+from ganbench.compare.cli import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
@@ -33,7 +34,6 @@ BEGIN = re.compile(r"<!-- generated: (\S+) -->")
 END = "<!-- end generated -->"
 EXEMPT = re.compile(r"<!-- not generated: .+ -->")
 TEXT_SUFFIXES = (".md", ".csv")
-VALUED_OPTIONS = {"--by", "--out", "--minimize", "--maximize", "--seed", "--wandb-group", "--wandb-project"}
 
 
 def compare_commands(readme: str) -> list[str]:
@@ -45,17 +45,14 @@ def compare_commands(readme: str) -> list[str]:
             line = line.split(" #", 1)[0].strip()
             if not line.startswith("ganbench-compare "):
                 continue
-            args = shlex.split(line)[1:]
-            flags = {i + 1 for i, a in enumerate(args) if a in VALUED_OPTIONS}  # the values of options
-            paths = [a for i, a in enumerate(args) if not a.startswith("-") and i not in flags]
-            if paths and all(p.startswith("experiments/") for p in paths):
+            paths = [str(p) for p in parse_args(shlex.split(line)[1:]).paths]  # as ganbench-compare reads them
+            if all(p.startswith("experiments/") for p in paths):
                 commands.append(line)
     return commands
 
 
 def out_dir(command: str) -> str:
-    args = shlex.split(command)
-    return args[args.index("--out") + 1]
+    return str(parse_args(shlex.split(command)[1:]).out)
 
 
 def generated_blocks(readme: str) -> list[tuple[str, str, int]]:
