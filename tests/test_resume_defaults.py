@@ -3,6 +3,7 @@ full disk, and from a run directory whose config.yaml names code that is not gan
 
 from __future__ import annotations
 
+import csv
 import errno
 import json
 import os
@@ -74,6 +75,35 @@ def test_a_run_resumed_at_its_last_iteration_ends_with_the_final_metrics(finishe
     assert resumed["metrics"] == record["metrics"] and resumed["evaluated_at"] == 40
     assert resumed["plot"] == str(run_dir / Path(record["plot"]).relative_to(source))
     assert (run_dir / "metrics.csv").read_text() == csv_text  # not logged twice
+
+
+# Any finite reverse KL is below the threshold: every evaluation (each 20 iterations) stops the run.
+EARLY_STOP = [
+    "+callbacks=early_stopping",
+    "callbacks.early_stopping.monitor=reverse_kl",
+    "callbacks.early_stopping.stopping_threshold=1e9",
+]
+
+
+def test_a_run_stopped_early_is_finished_and_resumes_only_to_go_beyond_its_planned_iterations(tmp_path):
+    run_dir = tmp_path / "run"
+    record = run(compose([*RUN, *EARLY_STOP]), run_dir)  # planned 40 iterations, stopped at the first evaluation
+    assert record["status"] == "completed" and record["iterations"] == 20 and record["planned_iterations"] == 40
+    assert record["reason"].startswith("stopped early: Stopping threshold reached: reverse_kl = ")
+    files = {p: p.read_bytes() for p in sorted(run_dir.rglob("*")) if p.is_file() and ".lock" not in p.name}
+    # resume=, and a requeued job starting the same config in the same directory: nothing trains
+    assert resume(run_dir) == record
+    assert run(compose([*RUN, *EARLY_STOP]), run_dir) == record
+    assert {p: p.read_bytes() for p in files} == files
+    # iterations= beyond the planned ones trains on, until the next evaluation stops it again
+    extended = resume(run_dir, "iterations=60")
+    assert extended["status"] == "completed" and extended["resumed_from"] == 20 and extended["iterations"] == 40
+    assert extended["planned_iterations"] == 60
+    evaluated = [r["iteration"] for r in csv.DictReader((run_dir / "metrics.csv").open()) if r["reverse_kl"]]
+    assert evaluated == ["20", "40"]
+    # a run that is not stopped early has no planned_iterations nor reason
+    plain = run(compose(RUN), tmp_path / "plain")
+    assert plain["iterations"] == 40 and "planned_iterations" not in plain and "reason" not in plain
 
 
 NASTY = ["a b", "ü", "it's", 'say "hi"', "a,b", "a=b", "[x]", "{y}", "back\\slash", "end\\", "${oc.env:HOME}", "$HOME"]

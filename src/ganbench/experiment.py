@@ -38,6 +38,7 @@ from ganbench.training.callbacks import (
     GracefulInterrupt,
     IterationCheckpoint,
     IterationEvents,
+    early_stop_reason,
 )
 from ganbench.training.distributed import trainer_arguments, with_per_process_batch
 from ganbench.training.module import GANModule, NonFiniteError
@@ -369,9 +370,11 @@ def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool)
                 f"{run_dir} has already run {resumed_from} iterations; iterations={cfg.iterations} would shorten it. "
                 f"Give iterations > {resumed_from} to extend it."
             )
-    if previous is not None and previous.status == "completed" and previous.iterations >= cfg.iterations:
-        log.info("%s already completed; nothing to resume", run_dir)
-        return previous.to_dict()
+    if previous is not None and previous.status == "completed":
+        # a run stopped early (planned_iterations) is finished too, unless iterations= extends it beyond them
+        if max(previous.iterations, previous.planned_iterations or 0) >= cfg.iterations:
+            log.info("%s already completed; nothing to resume", run_dir)
+            return previous.to_dict()
     start = time.perf_counter()
     names = choices(cfg) if previous is None else previous.choices
     record_args = dict(
@@ -454,6 +457,8 @@ def _train_and_record(
         results["sample_grid"] = results["plot"]
     if exp.evaluation.best_at:
         results["best_at"] = exp.evaluation.best_at
+    if status == "completed" and iterations < cfg.iterations:  # a callback stopped it (early stopping)
+        results.update(reason=early_stop_reason(exp.trainer), planned_iterations=int(cfg.iterations))
     try:
         for logger in exp.trainer.loggers:
             logger.save()

@@ -17,7 +17,9 @@ Schema (keys may be added, never removed)::
      "wall_seconds": float,
      "run_dir": str,
      # optional: "evaluated_at", "plot", "sample_grid", "checkpoint", "resumed_from",
-     # "wall_seconds_before", "reason", "signal" (interrupted), "diverged_at", "error", "trial"}
+     # "wall_seconds_before", "reason", "signal" (interrupted), "diverged_at", "error", "trial",
+     # "planned_iterations" (a run that a callback stopped before them, early stopping: its
+     # "reason" says why, and resuming it does nothing unless iterations= goes beyond them)}
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ class RunRecord:
     signal: str | None = None
     diverged_at: int | None = None
     error: str | None = None
+    planned_iterations: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys written by others, kept as they are
 
     def to_dict(self) -> dict[str, Any]:

@@ -524,3 +524,11 @@ class IterationEarlyStopping(EarlyStopping):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: GANModule, outputs, batch, batch_idx: int) -> None:
         if _due(pl_module.iteration, self.every, pl_module.last_iteration):
             self.on_validation_end(trainer, pl_module)  # EarlyStopping's check, after an evaluation
+
+
+def early_stop_reason(trainer: L.Trainer) -> str:
+    """Why training ended before its last iteration without a signal or a divergence: what each
+    :class:`EarlyStopping` that stopped it says, or that a callback set ``trainer.should_stop``."""
+    said = [getattr(cb, "stopping_reason_message", None) for cb in trainer.callbacks if isinstance(cb, EarlyStopping)]
+    messages = [m.replace(" Signaling Trainer to stop.", "") for m in said if m]
+    return "stopped early: " + (" ".join(messages) if messages else "a callback set trainer.should_stop")
