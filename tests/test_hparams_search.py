@@ -10,7 +10,8 @@ from hydra.utils import instantiate
 from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
 from optuna.distributions import CategoricalDistribution, LogUniformDistribution, UniformDistribution
 
-from ganbench.config import compose
+from ganbench.config import choices, compose
+from ganbench.identity import objective
 from ganbench.paths import conf_dir
 from ganbench.regularizers import (
     GradientPenalty,
@@ -19,7 +20,7 @@ from ganbench.regularizers import (
     SquaredGradientPenalty,
     WeightClipping,
 )
-from ganbench.search_space import penalty_overrides, searched_penalty
+from ganbench.search_space import KINDS, penalty_overrides, searched_penalty
 
 FILES = sorted(p.stem for p in (conf_dir() / "hparams_search").glob("*.yaml"))
 LOSS = {
@@ -98,6 +99,22 @@ def test_a_sampled_penalty_builds_the_regularizer_and_the_plain_options_rebuild_
     assert type(plain) is cls and vars(plain) == vars(built) == vars(searched_penalty(kind, 3.5))
     if kind == "r1":
         assert plain.on == "real"
+
+
+@pytest.mark.parametrize(
+    "name, kind, named",
+    [("sigmoid", "none", "none"), ("hinge", "gp", "gp(weight=3.5)"), ("least_squares", "r1", "r1(gamma=3.5)"),
+     ("wasserstein", "lp", "lp(weight=3.5)"), ("wasserstein", "clip", "clip")],
+)  # fmt: skip
+def test_a_trial_s_record_names_its_penalty_as_its_seed_runs_do(name, kind, named):
+    # a trial composes regularizer=none with the searched node; its record must not say "none"
+    trial = compose([f"hparams_search={name}", f"regularizer.kind={kind}", "regularizer.weight=3.5"])
+    rebuilt = compose(penalty_overrides(kind, "3.5"))
+    assert choices(trial)["regularizer"] == choices(rebuilt)["regularizer"] == KINDS[kind][0]
+    names = [objective(cfg, choices(cfg))["regularizer"] for cfg in (trial, rebuilt)]
+    assert names == [named, named]
+    # any other regularizer is named as before
+    assert objective(compose(["regularizer=gp"]), {"regularizer": "gp"})["regularizer"] == "gp"
 
 
 def test_an_unknown_penalty_is_named():

@@ -148,6 +148,11 @@ def test_a_four_trial_search_records_the_metric_and_a_failing_trial(tmp_path):
     assert len(records) == 4
     for trial in trials:
         record = records[trial.number]
+        # the sampled penalty is named as the option it builds, as the study's seed runs name it
+        weight = f"{trial.params['regularizer.weight']:g}"
+        assert record["choices"]["regularizer"] == "gp"
+        assert record["objective"] == {"loss": "wasserstein", "regularizer": f"gp(weight={weight})"}
+        assert Path(record["run_dir"]).name == f"{trial.number}_wasserstein_gp_weight{weight}_s0"
         if trial.params["regularizer.weight"] < 0:
             assert record["status"] == "failed" and "weight" in record["error"]
             assert trial.value == float("inf")  # mode_tv is minimised: the worst value

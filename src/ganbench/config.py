@@ -43,7 +43,20 @@ def choices(cfg: DictConfig) -> dict[str, str]:
     else:
         node = OmegaConf.select(cfg, "hydra.runtime.choices", default=None)
         picked = OmegaConf.to_container(node) if node is not None else {}
-    return {g: str(picked.get(g)) for g in CHOICE_GROUPS if picked.get(g) is not None}
+    names = {g: str(picked.get(g)) for g in CHOICE_GROUPS if picked.get(g) is not None}
+    searched = searched_regularizer(cfg)
+    if searched is not None:  # a search trial's penalty: the option it builds, not the group's default
+        names["regularizer"] = searched[0]
+    return names
+
+
+def searched_regularizer(cfg: DictConfig) -> tuple[str, dict[str, Any]] | None:
+    """The regularizer option and its arguments that a search trial's ``regularizer`` builds
+    (:func:`ganbench.search_space.as_option`); None for any other regularizer."""
+    from ganbench.search_space import as_option
+
+    node = cfg.get("regularizer")
+    return as_option(OmegaConf.to_container(node, resolve=True)) if isinstance(node, DictConfig) else None
 
 
 def override_key(override: str) -> str:

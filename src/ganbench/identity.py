@@ -21,6 +21,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from ganbench.config import searched_regularizer
 from ganbench.errors import locate
 from ganbench.paths import conf_dir
 
@@ -90,7 +91,17 @@ def component_name(node: Any, group: str, choice: str | None) -> str:
 
 def objective(cfg: DictConfig, choices: dict[str, str]) -> dict[str, str]:
     """``{"loss": …, "regularizer": …}``: the objective as it was run."""
-    return {g: component_name(cfg.get(g), g, choices.get(g)) for g in OBJECTIVE_GROUPS if cfg.get(g) is not None}
+    return {g: _group_name(cfg, g, choices.get(g)) for g in OBJECTIVE_GROUPS if cfg.get(g) is not None}
+
+
+def _group_name(cfg: DictConfig, group: str, choice: str | None) -> str:
+    """:func:`component_name` of ``cfg``'s ``group``. A search trial's penalty (``regularizer.kind``,
+    ``regularizer.weight``) is named as the option it builds (``gp(weight=3.2)``), as its seed runs are."""
+    searched = searched_regularizer(cfg) if group == "regularizer" else None
+    if searched is None:
+        return component_name(cfg.get(group), group, choice)
+    option, args = searched
+    return component_name({**(_option(group, option) or {}), **args}, group, option)
 
 
 def slug(name: str) -> str:
@@ -103,4 +114,4 @@ def objective_dir_name(group: str, *, _root_: DictConfig) -> str:
     """The OmegaConf resolver ``${ganbench_objective:loss}``: the directory name of group
     ``group``'s resolved option in this config."""
     choice = OmegaConf.select(_root_, f"hydra.runtime.choices.{group}", default=None)
-    return slug(component_name(_root_.get(group), group, choice))
+    return slug(_group_name(_root_, group, choice))

@@ -12,15 +12,19 @@ Hydra's Optuna sweeper has no conditional parameters, so a search samples two fl
 ``regularizer.kind`` and ``regularizer.weight``, and :func:`searched_penalty` builds the chosen
 regularizer; the weight is unused when the kind has none (``none``, ``clip``).
 :func:`penalty_overrides` turns such a trial back into the plain ``regularizer=…`` options
-(``regularizer=gp regularizer.weight=3.2``), which is how the seed runs of a study rebuild it.
+(``regularizer=gp regularizer.weight=3.2``), which is how the seed runs of a study rebuild it, and
+:func:`as_option` names a trial's penalty as that option, so that a trial's run record
+(``choices``, ``objective``) says ``gp(weight=3.2)`` as its seed runs' records do.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ganbench.regularizers import Regularizer
+
+SEARCHED_PENALTY = f"{__name__}.searched_penalty"
 
 # kind → (the conf/regularizer/ option, the name of its weight there, or None when it has none)
 KINDS: dict[str, tuple[str, str | None]] = {
@@ -63,3 +67,14 @@ def penalty_overrides(kind: str, weight: float | str | None) -> list[str]:
         raise ValueError(f"regularizer.kind must be one of {', '.join(KINDS)}, got {kind!r}")
     option, key = KINDS[kind]
     return [f"regularizer={option}"] + ([f"regularizer.{key}={weight}"] if key and weight is not None else [])
+
+
+def as_option(node: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """A searched penalty's resolved config node (``_target_: …searched_penalty``) as the
+    ``conf/regularizer/`` option it builds and the arguments it gives that option:
+    ``("gp", {"weight": 3.2})``, ``("r1", {"gamma": 0.5})``, ``("none", {})``. None for any other
+    node, and for an unknown kind (which :func:`searched_penalty` refuses when the run is built)."""
+    if node.get("_target_") != SEARCHED_PENALTY or node.get("kind", "none") not in KINDS:
+        return None
+    option, key = KINDS[node.get("kind", "none")]
+    return option, ({key: node.get("weight", 10.0)} if key else {})
