@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from ganbench._compat import config_root
+from ganbench.errors import not_a_setting
 
 __all__ = ["COMPOSITION_ERRORS", "composition_problem"]
 
@@ -67,9 +68,7 @@ def _unknown_key(full_key: str, parent: object) -> str:
     same_leaf = [k for k in keys if k.rpartition(".")[2] == leaf]
     close = difflib.get_close_matches(full_key, same_leaf, n=1, cutoff=0.0) if same_leaf else []
     close = close or difflib.get_close_matches(full_key, keys, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]}=…? " if close else ""
-    listed = f"{where} has: {', '.join(siblings)}" if siblings else f"{where} has no settings"
-    return f"{full_key} is not a setting; {hint}{listed}"
+    return not_a_setting(full_key, close[0] if close else None, where, siblings)
 
 
 def _dotted_keys(node: DictConfig, prefix: str = "") -> Iterator[str]:

@@ -1,14 +1,23 @@
-"""The leaves every config check builds on: the error a user's config raises, the lookup of a
-``_target_``, and the device count a ``devices`` setting asks for. Imports nothing of ganbench."""
+"""The leaves every config check builds on: the error a user's config raises, the line that names
+a key that is not a setting, the lookup of a ``_target_``, and the device count a ``devices``
+setting asks for. Imports nothing of ganbench."""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
 
 class ConfigError(ValueError):
     """The config cannot work; the message lists every problem found and how to fix it."""
+
+
+def not_a_setting(key: str, closest: str | None, where: str, settings: Sequence[str], why: str = "") -> str:
+    """``<key> is not a setting[ (why)]; did you mean <closest>=…? <where> has: <settings>``, one line."""
+    hint = f"did you mean {closest}=…? " if closest else ""
+    listed = f"{where} has: {', '.join(settings)}" if settings else f"{where} has no settings"
+    return f"{key} is not a setting{f' ({why})' if why else ''}; {hint}{listed}"
 
 
 def locate(target: str) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationKeyError
 
-from ganbench.errors import ConfigError, locate, requested_devices
+from ganbench.errors import ConfigError, locate, not_a_setting, requested_devices
 from ganbench.schema import TrainSchema
 
 # Far beyond any run (a billion iterations), and small enough that every step count fits in 64 bits.
@@ -86,6 +86,9 @@ def _check_model_fits_dataset(cfg: DictConfig) -> None:
 SCHEMA_SECTIONS = ("ema", "eval", "checkpoint")  # the sections with fixed settings (ganbench.schema)
 
 
+APPENDED_KEYS = "a + override adds keys only inside config groups such as loss or model"
+
+
 def _appended_settings(cfg: DictConfig) -> list[str]:
     """Keys that a ``+key=value`` override added where the schema fixes the settings (the root's own,
     ``ema``, ``eval``, ``checkpoint``): Hydra's ``+`` gets past the schema's typo check there."""
@@ -100,11 +103,9 @@ def _appended_settings(cfg: DictConfig) -> list[str]:
             if key in known or (not prefix and key == "hydra"):
                 continue
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            hint = f"did you mean {prefix}{close[0]}=…? " if close else ""
-            errors.append(
-                f"{prefix}{key} is not a setting (a + override adds keys only inside config groups such as loss or "
-                f"model); {hint}{prefix.rstrip('.') or 'the root config'} has: {', '.join(known)}"
-            )
+            where = prefix.rstrip(".") or "the root config"
+            closest = f"{prefix}{close[0]}" if close else None
+            errors.append(not_a_setting(f"{prefix}{key}", closest, where, known, why=APPENDED_KEYS))
     return errors
 
 
