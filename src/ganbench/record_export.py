@@ -45,17 +45,20 @@ class Export:
     left_behind: int  # bytes under SRC not exported
 
 
-def record_files(src: Path) -> tuple[list[Path], int]:
-    """The files to export, relative to ``src``, sorted; and the number of run directories."""
-    chosen: set[Path] = set()
-    runs = 0
-    for summary in src.rglob(SUMMARY_NAME):
-        run = summary.parent
-        runs += 1
-        chosen.update(p.relative_to(src) for name in RUN_FILES if (p := run / name).is_file())
-    for name in (*STUDY_FILES, *STORAGE_FILES):
-        chosen.update(p.relative_to(src) for p in src.rglob(name) if p.is_file())
-    return sorted(chosen), runs
+def record_files(src: Path) -> tuple[list[Path], int, int]:
+    """The files to export, relative to ``src``, sorted; the number of run directories; and the
+    size of every file under ``src`` (one walk of the tree)."""
+    chosen: list[Path] = []
+    runs = total = 0
+    for top, dirs, names in os.walk(src):
+        here = Path(top)
+        dirs.sort()
+        total += sum((here / n).stat().st_size for n in names if (here / n).is_file() and not (here / n).is_symlink())
+        if SUMMARY_NAME in names:
+            runs += 1
+            chosen.extend(p.relative_to(src) for name in RUN_FILES if (p := here / name).is_file())
+        chosen.extend((here / n).relative_to(src) for n in names if n in (*STUDY_FILES, *STORAGE_FILES))
+    return sorted(set(chosen)), runs, total
 
 
 def _copy(src: Path, dst: Path) -> None:
@@ -71,10 +74,6 @@ def _copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _tree_size(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
-
-
 def export_records(src: Path | str, dest: Path | str, replace: bool = False) -> Export:
     """Copy the raw records of the runs under ``src`` into ``dest`` (see the module's docstring)."""
     src, dest = Path(src), Path(dest)
@@ -82,7 +81,7 @@ def export_records(src: Path | str, dest: Path | str, replace: bool = False) -> 
         raise ExportError(f"{src} is not a directory: give the study or multirun directory whose runs to export")
     if dest.resolve() == src.resolve() or src.resolve() in dest.resolve().parents:
         raise ExportError(f"{dest} is inside {src}: export into a directory outside the runs")
-    files, runs = record_files(src)
+    files, runs, total = record_files(src)
     if runs == 0:
         raise ExportError(
             f"no run under {src} has a {SUMMARY_NAME} (ganbench-train writes one when a run ends): "
@@ -106,7 +105,7 @@ def export_records(src: Path | str, dest: Path | str, replace: bool = False) -> 
         raise
     shutil.rmtree(old, ignore_errors=True)
     size = sum((dest / rel).stat().st_size for rel in files)
-    return Export(runs, files, size, _tree_size(src) - sum((src / rel).stat().st_size for rel in files))
+    return Export(runs, files, size, total - sum((src / rel).stat().st_size for rel in files))
 
 
 def _human(n: int) -> str:
