@@ -47,9 +47,8 @@ def directory_problem(path: Path, name: str, fix: str) -> str | None:
     ``fix`` says what to do instead."""
     if path.exists() and not path.is_dir():
         return f"{name}{path} is a file, not a directory; {fix}"
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    missing = first_missing(path)
+    existing = path if missing is None else missing.parent  # the nearest directory that exists
     if not existing.is_dir():
         return f"{name}{path} cannot be created: {existing} is a file; {fix}"
     if not os.access(existing, os.W_OK | os.X_OK):
