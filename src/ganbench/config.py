@@ -8,6 +8,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import ganbench.schema  # noqa: F401  (registers the root schema with Hydra's ConfigStore)
 from ganbench.paths import conf_dir
+from ganbench.search_space import searched_regularizer
 
 CHOICE_GROUPS = (
     "dataset",
@@ -48,15 +49,6 @@ def choices(cfg: DictConfig) -> dict[str, str]:
     if searched is not None:  # a search trial's penalty: the option it builds, not the group's default
         names["regularizer"] = searched[0]
     return names
-
-
-def searched_regularizer(cfg: DictConfig) -> tuple[str, dict[str, Any]] | None:
-    """The regularizer option and its arguments that a search trial's ``regularizer`` builds
-    (:func:`ganbench.search_space.as_option`); None for any other regularizer."""
-    from ganbench.search_space import as_option
-
-    node = cfg.get("regularizer")
-    return as_option(OmegaConf.to_container(node, resolve=True)) if isinstance(node, DictConfig) else None
 
 
 def override_key(override: str) -> str:

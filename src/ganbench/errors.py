@@ -1,5 +1,5 @@
 """The leaves every config check builds on: the error a user's config raises, the line that names
-a key that is not a setting, the lookup of a ``_target_``, and the device count a ``devices``
+a key that is not a setting, an exception in one line, the lookup of a ``_target_``, and the device count a ``devices``
 setting asks for. Imports nothing of ganbench."""
 
 from __future__ import annotations
@@ -18,6 +18,12 @@ def not_a_setting(key: str, closest: str | None, where: str, settings: Sequence[
     hint = f"did you mean {closest}=…? " if closest else ""
     listed = f"{where} has: {', '.join(settings)}" if settings else f"{where} has no settings"
     return f"{key} is not a setting{f' ({why})' if why else ''}; {hint}{listed}"
+
+
+def one_line(error: BaseException) -> str:
+    """``Type: message`` of ``error`` on one line."""
+    message = " ".join(str(error).split())
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def locate(target: str) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shlex
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -22,17 +21,17 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from ganbench.config import choices, resolved, trial_of, without_hydra
-from ganbench.config import override_key as _override_key
-from ganbench.errors import ConfigError
+from ganbench.errors import ConfigError, one_line
 from ganbench.evaluation.builder import build_evaluator
 from ganbench.evaluation.contract import Evaluator
 from ganbench.identity import objective
 from ganbench.loggers import make_loggers, truncate_metrics
 from ganbench.models.checks import check_regularizer_compatible
 from ganbench.models.packing import build_discriminator
+from ganbench.resume import checkpoint_to_resume, resolve_resume
 from ganbench.rng import preserved_rng
-from ganbench.rundir import CheckpointError, RunDirLock, load_checkpoint, override_argument, resume_command
-from ganbench.summary import FAILURES, RunRecorder, atomic_write_text, load_record
+from ganbench.rundir import CheckpointError, RunDirLock, load_checkpoint
+from ganbench.summary import FAILURES, RunRecorder, atomic_write_text
 from ganbench.training.callbacks import (
     EvaluationCallback,
     GracefulInterrupt,
@@ -43,7 +42,6 @@ from ganbench.training.callbacks import (
 from ganbench.training.distributed import trainer_arguments, with_per_process_batch
 from ganbench.training.module import GANModule, NonFiniteError
 from ganbench.training.overhead import NullProfiler
-from ganbench.trusted_targets import untrusted_targets
 from ganbench.validation import OWN_CALLBACKS, validate_config
 from ganbench.wandb_support import image_callbacks
 
@@ -197,117 +195,6 @@ def _callback(nodes: DictConfig, name: str, kind: type, **runtime: Any) -> Any:
     _callback_class(nodes, name, kind)
     with _building(f"callbacks.{name} ({nodes[name].get('_target_')})"):
         return instantiate(nodes[name], **runtime)
-
-
-def resolve_resume(cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = ()) -> tuple[DictConfig, Path]:
-    """The config and directory of the run to execute.
-
-    With ``resume=<run dir>`` they are the saved run's: the only override allowed beside it is
-    ``iterations=N``, which extends the run to N iterations in all (any other would be silently
-    ignored, so it is refused), and ``<key>._target_=<value>`` confirming a ``_target_`` of the saved
-    config that is not ganbench's own (see :mod:`ganbench.trusted_targets`). A run stopped during
-    start-up, before its first checkpoint, starts again from the beginning. Without ``resume``,
-    ``cfg`` and ``run_dir`` as given.
-    """
-    if not cfg.get("resume"):
-        return cfg, Path(run_dir)
-    run_dir = Path(str(cfg.resume)).expanduser().absolute()
-    confirmed = {_override_key(o)[: -len("._target_")]: o.split("=", 1)[1] for o in overrides if _is_target(o)}
-    ignored = [o for o in overrides if _override_key(o) not in ("resume", "iterations") and not _is_target(o)]
-    if ignored:
-        raise ConfigError(
-            f"resume= continues a run with its saved config, so {' '.join(ignored)} would be ignored; "
-            "drop them (iterations=N is the one setting that may change: it extends the run), "
-            "or start a new run without resume="
-        )
-    if not run_dir.is_dir():
-        what = "is a file, not a run directory" if run_dir.exists() else "does not exist"
-        raise ConfigError(f"resume={run_dir}: {what}; give the directory of a ganbench run (it holds config.yaml)")
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if not last.is_file() and not _stopped_during_start_up(run_dir):
-        raise ConfigError(
-            f"resume={cfg.resume}: there is no {last} to resume from; give the directory of a run that saved "
-            "at least one checkpoint (every checkpoint.every iterations)"
-        )
-    if not (run_dir / "config.yaml").is_file():
-        raise ConfigError(f"resume={cfg.resume}: {run_dir / 'config.yaml'} not found; is it a ganbench run directory?")
-    try:
-        saved = OmegaConf.load(run_dir / "config.yaml")
-        if not isinstance(saved, DictConfig):
-            raise ValueError("not a mapping")
-        plain = OmegaConf.to_container(saved, resolve=True)
-    except Exception as err:
-        raise ConfigError(f"resume={run_dir}: {run_dir / 'config.yaml'} cannot be read ({one_line(err)})") from None
-    missing = _missing_sections(plain, resolved(cfg))
-    if missing:
-        raise ConfigError(f"resume={run_dir}: {_older_run(missing)}; start a new run (without resume=)")
-    untrusted = untrusted_targets(plain, {f"{k}._target_": v for k, v in confirmed.items()})
-    if untrusted:
-        named = ", ".join(f"{path}={target}" for path, target in untrusted)
-        raise ConfigError(
-            f"resume={run_dir}: its config.yaml names {named}, which is not one of ganbench's own; nothing was run. "
-            f"If you trust it, confirm it on the command line: {resume_command(run_dir)} "
-            + " ".join(shlex.quote(f"{path}={target}") for path, target in untrusted)
-        )
-    saved.resume = str(run_dir)
-    if any(_override_key(o) == "iterations" for o in overrides):
-        saved.iterations = int(cfg.iterations)
-    return saved, run_dir
-
-
-def _missing_sections(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
-    """The top-level sections of today's config that a saved ``config.yaml`` lacks."""
-    return sorted(set(current) - set(saved) - {"resume"})
-
-
-def _older_run(missing: list[str]) -> str:
-    return f"its config.yaml has no {', '.join(missing)} (written by an older ganbench, which this one cannot resume)"
-
-
-def _is_target(override: str) -> bool:
-    return "=" in override and _override_key(override).endswith("._target_")
-
-
-def _stopped_during_start_up(run_dir: Path) -> bool:
-    """Whether ``run_dir`` holds the record of a run stopped before its first checkpoint."""
-    try:
-        record = load_record(run_dir)
-    except (OSError, ValueError):
-        return False
-    return record.status == "interrupted" and record.iterations == 0
-
-
-def checkpoint_to_resume(cfg: DictConfig, run_dir: Path) -> Path | None:
-    """The checkpoint this run continues from, if any.
-
-    ``resume=<run dir>`` asks for it explicitly. Without it, a run directory that already holds a
-    checkpoint of the *same* config is resumed automatically: that is what makes a requeued SLURM
-    job continue instead of starting over. A checkpoint of a different config is refused (before
-    anything is written there), never overwritten.
-    """
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if cfg.get("resume"):
-        return last if last.is_file() else None  # none: stopped during start-up (see resolve_resume)
-    if not last.is_file():
-        return None
-    saved_path = run_dir / "config.yaml"
-    if saved_path.is_file():
-        saved = OmegaConf.to_container(OmegaConf.load(saved_path), resolve=True)
-        current = resolved(cfg)
-        missing = _missing_sections(saved, current)
-        if missing:
-            raise ConfigError(
-                f"{run_dir} holds a checkpoint it cannot continue: {_older_run(missing)}; choose another hydra.run.dir"
-            )
-        keys = (set(saved) | set(current)) - {"resume"}
-        diff = sorted(k for k in keys if saved.get(k) != current.get(k))
-        if diff:
-            raise ConfigError(
-                f"{run_dir} already holds a checkpoint of a different run (config differs in: {', '.join(diff)}); "
-                f"choose another hydra.run.dir, or pass {override_argument('resume', str(run_dir))} to continue "
-                "that run as it was"
-            )
-    return last
 
 
 def _hydra_files(cfg: DictConfig) -> dict[str, str]:
@@ -501,12 +388,6 @@ def _interrupted_during_start_up(
 def _write_config(cfg: DictConfig, run_dir: Path) -> None:
     """The run's resolved config, without Hydra's node: what ``resume=`` and the records read."""
     atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(resolved(cfg)))
-
-
-def one_line(error: BaseException) -> str:
-    """``Type: message`` of ``error`` on one line."""
-    message = " ".join(str(error).split())
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 class RecordWriteError(OSError):

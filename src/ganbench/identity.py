@@ -21,9 +21,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ganbench.config import searched_regularizer
 from ganbench.errors import locate
 from ganbench.paths import conf_dir
+from ganbench.search_space import searched_regularizer
 
 OBJECTIVE_GROUPS = ("loss", "regularizer")
 

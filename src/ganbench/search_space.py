@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from omegaconf import DictConfig, OmegaConf
+
 if TYPE_CHECKING:
     from ganbench.regularizers import Regularizer
 
@@ -78,3 +80,10 @@ def as_option(node: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         return None
     option, key = KINDS[node.get("kind", "none")]
     return option, ({key: node.get("weight", 10.0)} if key else {})
+
+
+def searched_regularizer(cfg: DictConfig) -> tuple[str, dict[str, Any]] | None:
+    """:func:`as_option` of the run config ``cfg``'s ``regularizer``: the option a search trial's
+    penalty builds and its arguments; None for any other regularizer."""
+    node = cfg.get("regularizer")
+    return as_option(OmegaConf.to_container(node, resolve=True)) if isinstance(node, DictConfig) else None

@@ -10,7 +10,7 @@ after a grace period, SIGKILL. ganbench turns the warning into a clean stop:
    own handler (``hydra/launcher=submitit_slurm``), which resubmits the same job, or with
    ``scontrol requeue $SLURM_JOB_ID`` for a job started with ``sbatch``/``srun``.
 3. The requeued job gets the same run directory and resumes from ``last.ckpt`` of the same config
-   there (:func:`ganbench.experiment.checkpoint_to_resume`). For ``sbatch``/``srun`` the directory
+   there (:func:`ganbench.resume.checkpoint_to_resume`). For ``sbatch``/``srun`` the directory
    is named by :func:`run_dir_name`, and the SLURM job id survives a requeue. A submitit job
    rebuilds its config from the pickled, unresolved one; ``hydra.sweep.dir`` is the same as the
    submitter announced because Hydra copies the submitter's resolver cache into the job and the

@@ -21,9 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganbench.bootstrap import setup
 from ganbench.composition_errors import COMPOSITION_ERRORS, composition_problem
+from ganbench.config import choices
 from ganbench.config import resolved as resolved_config
-from ganbench.errors import ConfigError, requested_devices
-from ganbench.experiment import RecordWriteError, choices, describe, one_line, returned_value, run, worst_value
+from ganbench.errors import ConfigError, one_line, requested_devices
+from ganbench.experiment import RecordWriteError, describe, returned_value, run, worst_value
 from ganbench.identity import objective
 from ganbench.launchers import limit_job_threads
 from ganbench.paths import conf_dir
