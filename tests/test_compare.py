@@ -207,6 +207,17 @@ def test_group_by_other_keys_and_warnings_for_unfair_groups(tmp_path):
     assert [s.key for s in by_critic.stats] == [("1",), ("5",)]
 
 
+def test_a_resumed_run_counts_all_its_wall_time(tmp_path):
+    # wall_seconds is the last stretch of a resumed run; wall_seconds_before the stretches before it
+    root = tmp_path / "runs"
+    write_run(root, "whole", loss="hinge", seed=0, metrics={"modes_captured": 8})  # 10 s (10 + seed)
+    resumed = write_run(root, "resumed", loss="hinge", seed=1, metrics={"modes_captured": 8})  # 11 s after resuming
+    record = json.loads((resumed / "summary.json").read_text())
+    (resumed / "summary.json").write_text(json.dumps({**record, "resumed_from": 50, "wall_seconds_before": 29.0}))
+    result = compare([root], out=tmp_path / "out", plots=False)
+    assert result.stats[0].wall_seconds == pytest.approx((10 + (11 + 29)) / 2)
+
+
 def test_unfinished_and_interrupted_runs_are_left_out_with_a_warning(sweep, tmp_path):
     write_run(sweep, "7", loss="minimax", status="interrupted", metrics={"modes_captured": 0})
     (sweep / "8").mkdir()

@@ -57,6 +57,12 @@ def stdev(values: Sequence[float]) -> float:
     return _scaled(statistics.stdev, values, math.ldexp)
 
 
+def run_wall_seconds(summary: dict) -> float:
+    """The wall-clock seconds a run took in all: ``wall_seconds`` of its last stretch, plus
+    ``wall_seconds_before`` of the stretches before it was resumed."""
+    return float(summary["wall_seconds"]) + float(summary.get("wall_seconds_before") or 0.0)
+
+
 @dataclass
 class MetricStats:
     n: int
@@ -89,7 +95,7 @@ class GroupStats:
     diverged: int
     failed: int
     metrics: dict[str, MetricStats] = field(default_factory=dict)
-    wall_seconds: float = math.nan  # mean wall-clock time of a completed run (summary.json's wall_seconds)
+    wall_seconds: float = math.nan  # mean wall-clock time of a completed run (run_wall_seconds)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # config differences, not unfair by themselves
     hyperparameters: dict[str, str] = field(default_factory=dict)  # the searched keys, when one setting
@@ -130,7 +136,7 @@ def summarize(
             values = [r.final_metrics()[m] for r in completed if m in r.final_metrics()]
             direction = directions[m] if m in directions else metric_direction(m)
             stats.metrics[m] = metric_stats(values, direction, seed)
-        walls = [float(r.summary["wall_seconds"]) for r in completed if "wall_seconds" in r.summary]
+        walls = [run_wall_seconds(r.summary) for r in completed if "wall_seconds" in r.summary]
         stats.wall_seconds = mean(walls) if walls else math.nan
         stats.warnings = unfair_mixes(runs)
         stats.notes = config_notes(runs)

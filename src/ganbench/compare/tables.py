@@ -16,8 +16,8 @@ from ganbench.summary import atomic_write_text
 
 ARROW = {"max": "↑", "min": "↓", None: ""}
 BETTER = {"max": "higher is better", "min": "lower is better", None: "no better side"}
-# What the time column measures: the wall-clock seconds of a run (summary.json's wall_seconds),
-# which follow the machine's load as much as the objective's cost.
+# What the time column measures: the wall-clock seconds of a run (summary.json's wall_seconds, plus
+# wall_seconds_before for a resumed run), which follow the machine's load as much as the objective's cost.
 TIME_COLUMN = "wall time/run (s)"
 
 
