@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import statistics
 from pathlib import Path
 
@@ -216,6 +217,33 @@ def test_a_resumed_run_counts_all_its_wall_time(tmp_path):
     (resumed / "summary.json").write_text(json.dumps({**record, "resumed_from": 50, "wall_seconds_before": 29.0}))
     result = compare([root], out=tmp_path / "out", plots=False)
     assert result.stats[0].wall_seconds == pytest.approx((10 + (11 + 29)) / 2)
+
+
+def test_cpu_time_is_a_column_where_every_run_of_a_group_records_it(tmp_path):
+    root = tmp_path / "runs"
+    for seed, cpu in ((0, 4.0), (1, 6.0)):
+        run = write_run(root / "hinge", str(seed), loss="hinge", seed=seed, metrics={"modes_captured": 8})
+        record = json.loads((run / "summary.json").read_text())
+        (run / "summary.json").write_text(json.dumps({**record, "cpu_seconds": cpu}))
+    resumed = write_run(root / "hinge", "2", loss="hinge", seed=2, metrics={"modes_captured": 8})
+    record = json.loads((resumed / "summary.json").read_text())
+    extra = {"cpu_seconds": 1.0, "resumed_from": 5, "cpu_seconds_before": 7.0}
+    (resumed / "summary.json").write_text(json.dumps({**record, **extra}))
+    write_run(root / "minimax", "0", loss="minimax", seed=0, metrics={"modes_captured": 7})  # an older record
+    result = compare([root], out=tmp_path / "out", plots=False)
+    by_loss = {s.key[0]: s for s in result.stats}
+    assert by_loss["hinge"].cpu_seconds == pytest.approx((4 + 6 + (1 + 7)) / 3)
+    assert math.isnan(by_loss["minimax"].cpu_seconds)
+    rows = {r["loss"]: r for r in csv.DictReader((tmp_path / "out" / "comparison.csv").open())}
+    assert float(rows["hinge"]["cpu_seconds_mean"]) == pytest.approx(6.0)
+    assert rows["minimax"]["cpu_seconds_mean"] == "nan"
+    table = (tmp_path / "out" / "comparison.md").read_text()
+    assert "| CPU time/run (s) |" in table and "| 6 |" in table
+    # no run records it: no column
+    bare = compare([root / "minimax"], out=tmp_path / "bare", plots=False)
+    assert math.isnan(bare.stats[0].cpu_seconds)
+    assert "CPU time" not in (tmp_path / "bare" / "comparison.md").read_text()
+    assert "cpu_seconds_mean" not in (tmp_path / "bare" / "comparison.csv").read_text()
 
 
 def test_unfinished_and_interrupted_runs_are_left_out_with_a_warning(sweep, tmp_path):
@@ -631,3 +659,44 @@ def test_python_dash_m_runs_the_command_line(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "ganbench.compare", str(tmp_path / "nothing")],
                              capture_output=True, text=True, timeout=120)  # fmt: skip
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "does not exist" in missing.stderr
+
+
+# ------------------------------------------------------------------ the README's example, run again
+TIME_HEADERS = ("wall time/run (s)", "CPU time/run (s)")
+
+
+def _table_cells(lines: list[str]) -> list[list[tuple[str, str]]]:
+    """The header and rows of a Markdown table as (header, cell) pairs, without the columns that
+    measure time (several columns share a header: "95% CI")."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("|")]
+    header = rows[0]
+    body = [[(h, c) for h, c in zip(header, row) if h not in TIME_HEADERS] for row in rows[2:]]
+    return [list(zip(header, header)), *body]
+
+
+@pytest.mark.slow
+def test_the_readme_s_comparison_is_what_its_commands_print_now(tmp_path):
+    """The README's "real output of the current code": its two commands, run as written (one
+    thread per run, as it says), print the same table, every cell but the times, and the same files."""
+    import shlex
+    import subprocess
+    import sys
+
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("$ ganbench-train -m loss=minimax,nonsaturating")
+    block = readme[start : readme.index("```", start)].splitlines()
+    commands = [line[2:] for line in block if line.startswith("$ ")]
+    shown = [line for line in block if not line.startswith("$ ")]
+    assert [shlex.split(c)[0] for c in commands] == ["ganbench-train", "ganbench-compare"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg", "WANDB_MODE": "disabled"}
+    printed = ""
+    for command in commands:
+        program, *args = shlex.split(command)
+        module = {"ganbench-train": "ganbench.train", "ganbench-compare": "ganbench.compare"}[program]
+        done = subprocess.run([sys.executable, "-m", module, *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=1200)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        printed = done.stdout
+    now = printed.splitlines()
+    assert _table_cells(now) == _table_cells(shown)
+    assert [line for line in now if line.startswith("wrote ")] == [line for line in shown if line.startswith("wrote ")]

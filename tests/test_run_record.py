@@ -29,17 +29,39 @@ def test_recorder_writes_one_valid_record_through_a_run_lifecycle(tmp_path):
     rec = RunRecorder(tmp_path)
     rec.start(seed=3, choices={"loss": "hinge"}, objective={"loss": "hinge", "regularizer": "none"})
     assert load_record(tmp_path).status == "running"
-    rec.interrupted("SIGTERM", 12, iterations=12, wall_seconds=1.5)
+    rec.interrupted("SIGTERM", 12, iterations=12, wall_seconds=1.5, cpu_seconds=2.5)
     r = load_record(tmp_path)
     assert (r.status, r.signal, r.reason, r.iterations) == ("interrupted", "SIGTERM", "SIGTERM at iteration 12", 12)
-    # resuming keeps the earlier wall time and metrics
+    # resuming keeps the earlier wall and CPU time and metrics
     rec2 = RunRecorder(tmp_path)
     rec2.start(seed=3, choices={"loss": "hinge"}, objective={}, resumed_from=12, previous=r)
     assert rec2.record.wall_seconds_before == 1.5 and rec2.record.resumed_from == 12
+    assert rec2.record.cpu_seconds_before == 2.5
     rec2.complete(iterations=20, metrics={"fid": 3.0}, directions={"fid": "min"}, wall_seconds=2.0)
     data = json.loads((tmp_path / "summary.json").read_text())
     assert data["status"] == "completed" and data["metrics"] == {"fid": 3.0} and data["resumed_from"] == 12
     assert "signal" not in data and "reason" not in data  # the completed run is not "interrupted" any more
+
+
+def test_cpu_time_before_a_resume_is_kept_only_when_every_earlier_stretch_had_it(tmp_path):
+    old = RunRecord("interrupted", 12, 0, {}, wall_seconds=1.0)  # a record from before cpu_seconds
+    rec = RunRecorder(tmp_path)
+    rec.start(seed=0, choices={}, objective={}, resumed_from=12, previous=old)
+    assert rec.record.cpu_seconds_before is None and rec.record.wall_seconds_before == 1.0
+    rec.interrupted("SIGTERM", 20, iterations=20, wall_seconds=1.0, cpu_seconds=1.0)
+    rec3 = RunRecorder(tmp_path)  # its second stretch had CPU time, its first did not: the sum is unknown
+    rec3.start(seed=0, choices={}, objective={}, resumed_from=20, previous=load_record(tmp_path))
+    assert rec3.record.cpu_seconds_before is None and rec3.record.wall_seconds_before == 2.0
+
+
+def test_a_run_records_the_cpu_time_of_its_process(tmp_path):
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    record = run(compose([*SHORT, "iterations=60"]), tmp_path / "run")
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)  # around the whole call
+    assert 0 < record["cpu_seconds"] <= used + 0.01
 
 
 def test_recorder_on_other_ranks_writes_nothing(tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from ganbench.models.packing import build_discriminator
 from ganbench.resume import checkpoint_to_resume, resolve_resume
 from ganbench.rng import preserved_rng
 from ganbench.rundir import CheckpointError, RunDirLock, load_checkpoint
-from ganbench.summary import FAILURES, RunRecorder, atomic_write_text
+from ganbench.summary import FAILURES, RunClock, RunRecorder, atomic_write_text
 from ganbench.training.callbacks import (
     EvaluationCallback,
     GracefulInterrupt,
@@ -262,7 +261,7 @@ def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool)
         if max(previous.iterations, previous.planned_iterations or 0) >= cfg.iterations:
             log.info("%s already completed; nothing to resume", run_dir)
             return previous.to_dict()
-    start = time.perf_counter()
+    clock = RunClock()
     names = choices(cfg) if previous is None else previous.choices
     record_args = dict(
         seed=cfg.seed,
@@ -275,7 +274,7 @@ def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool)
     interrupt = GracefulInterrupt()
     interrupt.install()  # Ctrl-C from here until training starts stops the run at once (see GracefulInterrupt)
     try:
-        return _train_and_record(cfg, run_dir, ckpt, is_zero, recorder, record_args, interrupt, start)
+        return _train_and_record(cfg, run_dir, ckpt, is_zero, recorder, record_args, interrupt, clock)
     finally:
         interrupt.restore()
 
@@ -288,7 +287,7 @@ def _train_and_record(
     recorder: RunRecorder,
     record_args: dict[str, Any],
     interrupt: GracefulInterrupt,
-    start: float,
+    clock: RunClock,
 ) -> dict[str, Any]:
     resumed_from = record_args["resumed_from"]
     try:
@@ -305,7 +304,7 @@ def _train_and_record(
         evaluator = exp.evaluation.evaluator
         recorder.update(directions=dict(exp.evaluation.directions), info=dict(evaluator.info()))
     except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) while the run was being built
-        return _interrupted_during_start_up(cfg, run_dir, is_zero, recorder, record_args, interrupt, start)
+        return _interrupted_during_start_up(cfg, run_dir, is_zero, recorder, record_args, interrupt, clock)
     try:
         exp.trainer.fit(exp.module, datamodule=exp.datamodule, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
         # a signal after the last iteration (its final checkpoint written) interrupts nothing
@@ -338,7 +337,7 @@ def _train_and_record(
         evaluated_at=exp.evaluation.last_iteration or recorder.record.evaluated_at,
         plot=str(exp.evaluation.last_plot) if exp.evaluation.last_plot else recorder.record.plot,
         checkpoint=str(exp.checkpoint.last_path) if exp.checkpoint.last_path else None,
-        wall_seconds=round(time.perf_counter() - start, 3),
+        **clock.elapsed(),
     )
     if getattr(exp.evaluation.evaluator, "draws_grid", False):
         results["sample_grid"] = results["plot"]
@@ -372,7 +371,7 @@ def _interrupted_during_start_up(
     recorder: RunRecorder,
     record_args: dict[str, Any],
     interrupt: GracefulInterrupt,
-    start: float,
+    clock: RunClock,
 ) -> dict[str, Any]:
     """Record a run stopped before training began. Its config is kept beside the record, so that
     ``resume=<run dir>`` starts it again (from its last checkpoint, or from the beginning)."""
@@ -381,7 +380,7 @@ def _interrupted_during_start_up(
     if is_zero and not (run_dir / "config.yaml").is_file():
         _write_config(cfg, run_dir)
     recorder.start(**record_args)
-    recorder.interrupted(interrupt.received, None, wall_seconds=round(time.perf_counter() - start, 3))
+    recorder.interrupted(interrupt.received, None, **clock.elapsed())
     return recorder.record.to_dict()
 
 

@@ -14,10 +14,12 @@ Schema (keys may be added, never removed)::
      "metrics": {name: float},         # the final evaluation: metrics only
      "directions": {name: "max" | "min" | null},        # declared by the evaluator
      "info": {...},                    # facts about the benchmark that are not metrics (num_modes …)
-     "wall_seconds": float,
+     "wall_seconds": float,            # this stretch of the run (since it was last started or resumed)
      "run_dir": str,
      # optional: "evaluated_at", "plot", "sample_grid", "checkpoint", "resumed_from",
-     # "wall_seconds_before", "reason", "signal" (interrupted), "diverged_at", "error", "trial",
+     # "wall_seconds_before" (the stretches before a resume), "cpu_seconds" (the CPU time of this
+     # stretch: every thread of the training process, rank 0's in a multi-process run),
+     # "cpu_seconds_before", "reason", "signal" (interrupted), "diverged_at", "error", "trial",
      # "planned_iterations" (a run that a callback stopped before them, early stopping: its
      # "reason" says why, and resuming it does nothing unless iterations= goes beyond them)}
 """
@@ -29,6 +31,7 @@ import math
 import os
 import re
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -103,6 +106,8 @@ class RunRecord:
     checkpoint: str | None = None
     resumed_from: int | None = None
     wall_seconds_before: float | None = None
+    cpu_seconds: float | None = None
+    cpu_seconds_before: float | None = None
     reason: str | None = None
     signal: str | None = None
     diverged_at: int | None = None
@@ -147,7 +152,7 @@ def _is_scalar(v: Any) -> bool:
 def summary_problem(summary: Any) -> tuple[str, tuple[str, ...]] | None:
     """What is wrong with a parsed ``summary.json`` (a message and the key path it concerns), or
     None. Required: status (one of the known ones), iterations and seed (integers), choices and
-    metrics (objects); typed when present: wall_seconds, directions, info, objective."""
+    metrics (objects); typed when present: the seconds, directions, info, objective."""
     if not isinstance(summary, dict):
         return f"is a JSON {type(summary).__name__}, not an object", ()
     missing = [k for k in ("status", "iterations", "seed", "choices", "metrics") if k not in summary]
@@ -168,8 +173,9 @@ def summary_problem(summary: Any) -> tuple[str, tuple[str, ...]] | None:
     for name, value in metrics.items():
         if not (is_number(value) or (isinstance(value, str) and value.lower() in NON_FINITE)):
             return f"metric {name} must be a number, got {value!r}", ("metrics", name)
-    if "wall_seconds" in summary and not is_number(summary["wall_seconds"]):
-        return f"wall_seconds must be a number, got {summary['wall_seconds']!r}", ("wall_seconds",)
+    for key in ("wall_seconds", "wall_seconds_before", "cpu_seconds", "cpu_seconds_before"):
+        if summary.get(key) is not None and not is_number(summary[key]):
+            return f"{key} must be a number, got {summary[key]!r}", (key,)
     directions = summary.get("directions")
     if directions is not None:
         if not isinstance(directions, dict):
@@ -246,6 +252,21 @@ def load_record(run_dir: Path) -> RunRecord:
     return RunRecord.from_dict(read_record(path), str(path))
 
 
+class RunClock:
+    """The time a stretch of a run takes: wall-clock seconds and the CPU seconds of this process
+    (all its threads; not those of other processes, such as a DataLoader's workers)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def elapsed(self) -> dict[str, float]:
+        """``wall_seconds`` and ``cpu_seconds`` since the clock was made, for the run record."""
+        return {
+            "wall_seconds": round(time.perf_counter() - self.wall, 3),
+            "cpu_seconds": round(time.process_time() - self.cpu, 3),
+        }
+
+
 class RunRecorder:
     """The one writer of a run's ``summary.json``.
 
@@ -289,6 +310,10 @@ class RunRecorder:
             record.resumed_from = int(resumed_from)
         if resumed_from is not None and previous is not None:
             record.wall_seconds_before = float(previous.wall_seconds) + float(previous.wall_seconds_before or 0.0)
+            if previous.cpu_seconds is not None and (
+                previous.resumed_from is None or previous.cpu_seconds_before is not None
+            ):
+                record.cpu_seconds_before = float(previous.cpu_seconds) + float(previous.cpu_seconds_before or 0.0)
             for key in ("metrics", "directions", "info", "evaluated_at", "plot", "sample_grid"):
                 setattr(record, key, getattr(previous, key))
         self.record = record

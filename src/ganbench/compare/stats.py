@@ -63,6 +63,15 @@ def run_wall_seconds(summary: dict) -> float:
     return float(summary["wall_seconds"]) + float(summary.get("wall_seconds_before") or 0.0)
 
 
+def run_cpu_seconds(summary: dict) -> float | None:
+    """The CPU seconds of a run's training process in all (``cpu_seconds`` plus
+    ``cpu_seconds_before``); None when a stretch of it has none (a record from before they were kept)."""
+    resumed = summary.get("resumed_from") is not None
+    if summary.get("cpu_seconds") is None or (resumed and summary.get("cpu_seconds_before") is None):
+        return None
+    return float(summary["cpu_seconds"]) + float(summary.get("cpu_seconds_before") or 0.0)
+
+
 @dataclass
 class MetricStats:
     n: int
@@ -96,6 +105,7 @@ class GroupStats:
     failed: int
     metrics: dict[str, MetricStats] = field(default_factory=dict)
     wall_seconds: float = math.nan  # mean wall-clock time of a completed run (run_wall_seconds)
+    cpu_seconds: float = math.nan  # mean CPU time of a completed run (run_cpu_seconds), when every one has it
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # config differences, not unfair by themselves
     hyperparameters: dict[str, str] = field(default_factory=dict)  # the searched keys, when one setting
@@ -138,6 +148,8 @@ def summarize(
             stats.metrics[m] = metric_stats(values, direction, seed)
         walls = [run_wall_seconds(r.summary) for r in completed if "wall_seconds" in r.summary]
         stats.wall_seconds = mean(walls) if walls else math.nan
+        cpus = [run_cpu_seconds(r.summary) for r in completed]
+        stats.cpu_seconds = mean(cpus) if cpus and None not in cpus else math.nan
         stats.warnings = unfair_mixes(runs)
         stats.notes = config_notes(runs)
         stats.hyperparameters, stats.settings = group_setting(runs)

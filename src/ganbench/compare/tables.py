@@ -19,6 +19,14 @@ BETTER = {"max": "higher is better", "min": "lower is better", None: "no better 
 # What the time column measures: the wall-clock seconds of a run (summary.json's wall_seconds, plus
 # wall_seconds_before for a resumed run), which follow the machine's load as much as the objective's cost.
 TIME_COLUMN = "wall time/run (s)"
+# The CPU seconds of a run's training process (cpu_seconds, with cpu_seconds_before): shown when
+# some group's runs all record it, which they do from the version of ganbench that writes it.
+CPU_COLUMN = "CPU time/run (s)"
+
+
+def has_cpu_time(stats: Sequence[GroupStats]) -> bool:
+    """Whether the table has a CPU time column: some group's completed runs all record their CPU time."""
+    return any(not math.isnan(s.cpu_seconds) for s in stats)
 
 
 def axis_label(metric: str, direction: str | None) -> str:
@@ -53,6 +61,8 @@ def markdown_table(stats: Sequence[GroupStats], by: Sequence[str], directions: d
         arrow = ARROW[directions.get(m)]
         header += [f"{m} {arrow} (mean ± std)".replace("  ", " "), "95% CI", f"best {m}"]
     header.append(TIME_COLUMN)
+    if has_cpu_time(stats):
+        header.append(CPU_COLUMN)
     if searched(stats):
         header.append("hyperparameters (searched)")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -66,6 +76,8 @@ def markdown_table(stats: Sequence[GroupStats], by: Sequence[str], directions: d
             else:
                 cells += ["—", "—", "—"]
         cells.append(_fmt(s.wall_seconds))
+        if has_cpu_time(stats):
+            cells.append(_fmt(s.cpu_seconds))
         if searched(stats):
             cells.append(describe(s.hyperparameters, s.settings))
         lines.append("| " + " | ".join(cells) + " |")
@@ -97,13 +109,18 @@ Rows = tuple[list[str], list[list[Any]]]
 
 def group_rows(stats: Sequence[GroupStats], by: Sequence[str]) -> Rows:
     """The columns and rows of ``comparison.csv`` (and of the W&B table ``tuned``): per group the
-    counts, per metric n, mean, std, best and the 95 % interval, the mean wall time, the searched
-    hyperparameters and the warnings."""
+    counts, per metric n, mean, std, best and the 95 % interval, the mean wall time (and CPU time,
+    when the runs record it), the searched hyperparameters and the warnings."""
     names = metric_names(stats)
     columns = [*by, "runs", "completed", "diverged", "failed", "failure_rate"]
     for m in names:
         columns += [f"{m}_n", f"{m}_mean", f"{m}_std", f"{m}_best", f"{m}_ci_low", f"{m}_ci_high"]
-    columns += ["wall_seconds_mean", "hyperparameters", "warnings"]
+    columns += [
+        "wall_seconds_mean",
+        *(["cpu_seconds_mean"] if has_cpu_time(stats) else []),
+        "hyperparameters",
+        "warnings",
+    ]
     rows = []
     for s in stats:
         row: list[Any] = [*s.key, s.n, s.completed, s.diverged, s.failed, s.failure_rate]
@@ -114,7 +131,12 @@ def group_rows(stats: Sequence[GroupStats], by: Sequence[str]) -> Rows:
             else:
                 row += [0, "", "", "", "", ""]
         setting = describe(s.hyperparameters, s.settings) if s.settings else ""
-        row += [s.wall_seconds, setting, "; ".join(s.warnings + s.notes)]
+        row += [
+            s.wall_seconds,
+            *([s.cpu_seconds] if has_cpu_time(stats) else []),
+            setting,
+            "; ".join(s.warnings + s.notes),
+        ]
         rows.append(row)
     return columns, rows
 
