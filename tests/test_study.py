@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +88,84 @@ def test_two_stages_run_and_a_rerun_skips_what_is_done(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     assert "search, " not in again.stdout  # no trial left to run
     assert {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")} == before
+
+
+ABLATED = """
+name: ablated
+datasets: [ring]
+trials: 2
+top_k: 1
+seeds: [5, 6]
+allow_underpowered: true
+overrides: [iterations=20, eval.every=null, checkpoint.every=null, log_every=10, trainer.enable_progress_bar=false]
+ablations:
+  no_penalty: [regularizer=none]
+  same_penalty: [regularizer=gp]
+search_overrides: [regularizer.kind=gp]
+losses:
+  hinge: {search: hinge}
+"""
+
+
+def test_an_ablation_re_runs_the_best_setting_with_one_change(tmp_path, capsys):
+    from omegaconf import OmegaConf
+
+    from ganbench.compare import main as compare_main
+
+    spec = tmp_path / "ablated.yaml"
+    spec.write_text(ABLATED)
+    root = tmp_path / "study"
+    done = study(spec, root)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    where = root / "ring" / "hinge"
+    seeds, ablation = where / "seeds" / "top1", where / "ablations" / "no_penalty"
+    # the same seeds, the same config but for the penalty: the tuned gp, the ablation none
+    for s in ("s5", "s6"):
+        tuned, ablated = (OmegaConf.to_container(OmegaConf.load(d / s / "config.yaml")) for d in (seeds, ablation))
+        assert tuned["regularizer"]["_target_"] == "ganbench.regularizers.GradientPenalty"
+        assert ablated["regularizer"] == {"_target_": "ganbench.regularizers.NoRegularizer"}
+        assert {k: v for k, v in tuned.items() if k != "regularizer"} == {
+            k: v for k, v in ablated.items() if k != "regularizer"
+        }
+        assert json.loads((ablation / s / "summary.json").read_text())["status"] == "completed"
+    assert json.loads((ablation / "trial.json").read_text())["ablation"] == ["regularizer=none"]
+    # an ablation the best setting already has runs nothing
+    assert "ablation same_penalty: trial" in done.stdout and "already has regularizer=gp; nothing to run" in done.stdout
+    assert not (where / "ablations" / "same_penalty").exists()
+    # the printed comparison: tuned against ablated, each loss split by its regularizer
+    (command,) = [line.strip() for line in done.stdout.splitlines() if "ablations/no_penalty" in line]
+    args = shlex.split(command)
+    assert args[0] == "ganbench-compare" and "dataset,loss,regularizer" in args
+    expanded = [p for a in args[1:] for p in (sorted(glob.glob(a)) if glob.has_magic(a) else [a])]  # as a shell
+    assert compare_main(expanded) == 0
+    table = (root / "no_penalty" / "comparison.md").read_text()
+    weight = json.loads((seeds / "s5" / "summary.json").read_text())["objective"]["regularizer"]
+    assert f"| ring | hinge | {weight} | 2 |" in table and "| ring | hinge | none | 2 |" in table
+    rows = {line.split("|")[3].strip(): line for line in table.splitlines() if line.startswith("| ring | hinge |")}
+    assert "regularizer.kind=none" in rows["none"] and "regularizer.weight=—" in rows["none"]  # as it ran
+    assert "regularizer.kind=gp" in rows[weight] and "regularizer.weight=—" not in rows[weight]
+    # a rerun runs nothing more
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")}
+    assert study(spec, root).returncode == 0
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")} == before
+
+
+def test_a_sweep_that_does_not_run_stops_the_study_in_one_line(tmp_path):
+    spec = tmp_path / "typo.yaml"
+    spec.write_text(TINY.replace("hinge: {search: hinge}", "hinge: {search: hinge, overrides: [n_critc=2]}"))
+    done = study(spec, tmp_path / "study")
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("ganbench-study: ring-hinge: ganbench-train exited 2: ganbench: n_critc is not a setting")
+    assert str(tmp_path / "study" / "logs" / "ring-hinge.log") in line and "continue with: ganbench-study" in line
+    assert "seeds of trial" not in done.stdout  # it stopped there
+
+
+def test_a_bad_ablation_is_named(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(TINY + "ablations: {no_penalty: regularizer=none}\nallow_underpowered: true\n")
+    with pytest.raises(StudyError, match="ablations must map a name .* to a list of overrides"):
+        load_study_file(spec)
 
 
 def test_best_trials_respect_direction_and_skip_failures(tmp_path):

@@ -8,6 +8,11 @@ in the study directory, one study per (dataset, loss).
 Stage 2 (seeds): the best ``top_k`` configurations of each (dataset, loss), by the run records'
 ``optimized_metric`` and its declared direction, re-run on the ``seeds``.
 
+Stage 3 (ablations, optional): the best configuration of each (dataset, loss) re-run on the same
+seeds with one change each ablation names, e.g. ``regularizer=none``: whether the penalty a loss's
+search chose, rather than the loss, explains the differences. An ablation whose change the best
+configuration already has (its penalty is already none) runs nothing.
+
 Rerunning the command skips what is done: the search runs only the trials still missing, and a
 seed run whose directory holds a completed record returns at once (the run directories are named
 by trial and seed). Diverged and failed trials count at the worst value and stay in the study.
@@ -28,6 +33,8 @@ The study file (YAML)::
     overrides: [iterations=10000, eval.every=2500]   # for every run
     launcher: [hydra/launcher=joblib]                  # optional: how each sweep runs its jobs
     search_overrides: [hydra.sweeper.n_jobs=2]         # optional: for the searches only (trials at once)
+    ablations:                                         # optional: the best configuration again, changed
+      no_penalty: [regularizer=none]                   #   <dataset>/<loss>/ablations/no_penalty/s<seed>
     losses:
       nonsaturating: {search: sigmoid}
       minimax: {search: sigmoid, overrides: [loss=minimax]}
@@ -64,6 +71,7 @@ LOCK = ".study.lock"
 LOCK_WAIT_SECONDS = 10.0
 DEFAULT_SEEDS = list(range(100, 110))  # the seed stage: 10 seeds per group unless the study names its own
 ALPHA = 0.05
+SEARCHED_PENALTY = ("regularizer.kind=", "regularizer.weight=")  # a search's keys, not the plain option's
 
 
 class StudyError(ValueError):
@@ -89,6 +97,16 @@ def load_study_file(path: Path) -> dict[str, Any]:
     for loss, entry in spec["losses"].items():
         if not isinstance(entry, dict) or "search" not in entry:
             raise StudyError(f"{path}: losses.{loss} needs `search: <file of conf/hparams_search/>`")
+    ablations = spec.get("ablations") or {}
+    if not isinstance(ablations, dict) or not all(
+        re.fullmatch(r"[A-Za-z0-9_]+", str(name)) and isinstance(changes, list) and changes
+        and all(isinstance(o, str) and "=" in o for o in changes)
+        for name, changes in ablations.items()
+    ):  # fmt: skip
+        raise StudyError(
+            f"{path}: ablations must map a name (letters, digits, _) to a list of overrides, "
+            "e.g. `ablations: {{no_penalty: [regularizer=none]}}`"
+        )
     problem = design_problem(spec)
     if problem and not spec.get("allow_underpowered", False):
         raise StudyError(f"{path}: {problem}; or set `allow_underpowered: true`")
@@ -119,14 +137,31 @@ def design_problem(spec: dict[str, Any]) -> str | None:
     )
 
 
-def _train(args: Sequence[str], log: Path) -> int:
-    """Run ``ganbench-train`` with ``args`` (output appended to ``log``); its exit code. The run and
-    every process it starts stop when this process stops (:func:`ganbench.process_guard.run_guarded`)."""
+class StudyRunError(RuntimeError):
+    """A ``ganbench-train`` sweep of the study that did not run (a refused config, a crash): the
+    study stops there instead of going on without its runs."""
+
+    def __init__(self, name: str, code: int, log: Path) -> None:
+        self.code = code
+        try:
+            said = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            said = []
+        last = next((line for line in reversed(said) if line.startswith("ganbench")), said[-1] if said else "")
+        super().__init__(f"{name}: ganbench-train exited {code}: {last.strip()} (the whole output: {log})")
+
+
+def _train(name: str, args: Sequence[str], log: Path) -> None:
+    """Run ``ganbench-train`` with ``args`` (output appended to ``log``); :class:`StudyRunError` when
+    it fails. The run and every process it starts stop when this process stops
+    (:func:`ganbench.process_guard.run_guarded`)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as out:
         out.write("$ ganbench-train " + " ".join(shlex.quote(a) for a in args) + "\n")
         out.flush()
-        return run_guarded([sys.executable, "-m", "ganbench.train", *args], stdout=out)
+        code = run_guarded([sys.executable, "-m", "ganbench.train", *args], stdout=out)
+    if code != 0:
+        raise StudyRunError(name, code, log)
 
 
 def _load_optuna_study(storage: Path, study_name: str) -> Any:
@@ -407,7 +442,7 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
                     args.append("logger.wandb.job_type=search")
                 print(f"ganbench-study: {name}: search, {missing} of {spec['trials']} trials to run", flush=True)
                 if not dry_run:
-                    _train(args, root / "logs" / f"{name}.log")
+                    _train(name, args, root / "logs" / f"{name}.log")
             counted = _finished_trial_numbers(storage, name)
             chosen = best_trials(where / "search", spec.get("optimized_metric"), int(spec["top_k"]), counted)
             for rank, (trial_dir, record) in enumerate(chosen):
@@ -415,7 +450,7 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
                 trial = trial_overrides(record, trial_dir)
                 setting = seed_run_overrides(base, record)
                 if any(o.startswith("regularizer=") for o in trial):  # a searched penalty names its own
-                    setting = [o for o in setting if not o.startswith("regularizer=")]
+                    setting = [o for o in setting if not o.startswith(("regularizer=", *SEARCHED_PENALTY))]
                 args = [
                     "-m", *setting, *common, *wandb, *trial, f"seed={seeds}",
                     f"hydra.sweep.dir={where / 'seeds' / f'top{rank + 1}'}", "hydra.sweep.subdir=s${seed}",
@@ -430,12 +465,52 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
                 if wandb and not dry_run:
                     mark_best_in_wandb(trial_dir, str(spec["name"]), rank + 1)
                 if not dry_run:
-                    _train(args, root / "logs" / f"{name}.log")
+                    _train(name, args, root / "logs" / f"{name}.log")
+                if rank > 0:
+                    continue
+                for ablation, changes in (spec.get("ablations") or {}).items():
+                    changes = [str(o) for o in changes]
+                    target = where / "ablations" / str(ablation)
+                    kept = [*setting, *trial]
+                    if all(o in kept for o in changes):
+                        print(f"ganbench-study: {name}: ablation {ablation}: trial {trial_dir.name} already has "
+                              f"{' '.join(changes)}; nothing to run", flush=True)  # fmt: skip
+                        continue
+                    args = [
+                        "-m", *ablated([*kept, *common], changes), *wandb, *changes, f"seed={seeds}",
+                        f"hydra.sweep.dir={target}", "hydra.sweep.subdir=s${seed}",
+                    ]  # fmt: skip
+                    if wandb:
+                        args.append("logger.wandb.job_type=ablation")
+                    target.mkdir(parents=True, exist_ok=True)
+                    (target / "trial.json").write_text(
+                        json.dumps(
+                            {"trial_dir": str(trial_dir), "trial": record.get("trial"), "ablation": changes}, indent=2
+                        )
+                        + "\n"
+                    )
+                    print(f"ganbench-study: {name}: ablation {ablation} of trial {trial_dir.name}", flush=True)
+                    if not dry_run:
+                        _train(name, args, root / "logs" / f"{name}.log")
     q = shlex.quote(str(root))
     return [
         f"ganbench-compare {q}/*/*/search --by dataset,loss --out {shlex.quote(str(root / 'search'))}",
         f"ganbench-compare {q}/*/*/seeds --by dataset,loss --out {shlex.quote(str(root / 'tuned'))}",
+        *(
+            f"ganbench-compare {q}/*/*/seeds {q}/*/*/ablations/{name} "
+            f"--by {','.join(['dataset', 'loss', *dict.fromkeys(override_key(o) for o in changes)])} "
+            f"--out {shlex.quote(str(root / str(name)))}"
+            for name, changes in (spec.get("ablations") or {}).items()
+        ),
     ]
+
+
+def ablated(overrides: Sequence[str], changes: Sequence[str]) -> list[str]:
+    """``overrides`` without those that ``changes`` replace: the same key, and the settings inside a
+    config group that a change chooses again (``regularizer=none`` drops ``regularizer=r1`` and
+    ``regularizer.gamma=0.5``)."""
+    keys = {override_key(c) for c in changes}
+    return [o for o in overrides if not any(override_key(o) == k or override_key(o).startswith(f"{k}.") for k in keys)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -464,6 +539,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StudyBusyError as err:
         print(f"ganbench-study: {err}", file=sys.stderr)
         return 2
+    except StudyRunError as err:
+        print(f"ganbench-study: {err}; fix it, then continue with: {again}", file=sys.stderr)
+        return 2 if err.code == 2 else 1
     except (StopRequestedError, KeyboardInterrupt) as err:
         signum = err.signum if isinstance(err, StopRequestedError) else signal.SIGINT
         print(f"ganbench-study: stopped by {signal.Signals(signum).name}; continue with: {again}", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from ganbench.compare.records import Run
+from ganbench.search_space import KINDS
 
 
 def format_value(value: Any) -> str:
@@ -47,9 +48,28 @@ def _config_value(run: Run, key: str) -> Any:
         found = OmegaConf.select(config, name, default=None, throw_on_missing=False)
     except Exception:  # noqa: BLE001 (an interpolation that does not resolve outside Hydra)
         return None
+    if found is None and name in PENALTY_KEYS:
+        return _plain_penalty(run, config, name)
     if OmegaConf.is_config(found):
         return OmegaConf.to_container(found, resolve=True)
     return found
+
+
+PENALTY_KEYS = ("regularizer.kind", "regularizer.weight")  # a search's penalty dimension
+
+
+def _plain_penalty(run: Run, config: Any, name: str) -> Any:
+    """A searched penalty's key for a run that chose its regularizer as a plain option (the seed
+    runs of a trial, an ablation's ``regularizer=none``): the option, and its weight under the
+    option's own name (``regularizer.gamma`` of ``r1``); "—" for a kind that has no weight."""
+    option = (run.summary.get("choices") or {}).get("regularizer")
+    kind = next((k for k, (plain, _) in KINDS.items() if plain == option), None)
+    if kind is None:
+        return None
+    if name == "regularizer.kind":
+        return kind
+    weight_key = KINDS[kind][1]
+    return "—" if weight_key is None else OmegaConf.select(config, f"regularizer.{weight_key}", default=None)
 
 
 def run_setting(run: Run) -> dict[str, str]:
