@@ -148,6 +148,13 @@ def test_an_ablation_re_runs_the_best_setting_with_one_change(tmp_path, capsys):
     before = {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")}
     assert study(spec, root).returncode == 0
     assert {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")} == before
+    # a dry run says what it would run, and writes nothing (not even the trial.json of a stage)
+    for written in (seeds / "trial.json", ablation / "trial.json"):
+        written.unlink()
+    listing = sorted(root.rglob("*"))
+    assert main([str(spec), "--dir", str(root), "--dry-run"]) == 0
+    assert "ablation no_penalty of trial" in capsys.readouterr().out
+    assert sorted(root.rglob("*")) == listing
 
 
 def test_a_sweep_that_does_not_run_stops_the_study_in_one_line(tmp_path):

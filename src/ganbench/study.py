@@ -457,14 +457,11 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
                 ]  # fmt: skip
                 if wandb:
                     args.append("logger.wandb.job_type=seeds")
-                (where / "seeds" / f"top{rank + 1}").mkdir(parents=True, exist_ok=True)
-                (where / "seeds" / f"top{rank + 1}" / "trial.json").write_text(
-                    json.dumps({"trial_dir": str(trial_dir), "trial": record.get("trial")}, indent=2) + "\n"
-                )
                 print(f"ganbench-study: {name}: seeds of trial {trial_dir.name} (rank {rank + 1})", flush=True)
-                if wandb and not dry_run:
-                    mark_best_in_wandb(trial_dir, str(spec["name"]), rank + 1)
                 if not dry_run:
+                    _write_trial(where / "seeds" / f"top{rank + 1}", trial_dir, record)
+                    if wandb:
+                        mark_best_in_wandb(trial_dir, str(spec["name"]), rank + 1)
                     _train(name, args, root / "logs" / f"{name}.log")
                 if rank > 0:
                     continue
@@ -482,15 +479,9 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
                     ]  # fmt: skip
                     if wandb:
                         args.append("logger.wandb.job_type=ablation")
-                    target.mkdir(parents=True, exist_ok=True)
-                    (target / "trial.json").write_text(
-                        json.dumps(
-                            {"trial_dir": str(trial_dir), "trial": record.get("trial"), "ablation": changes}, indent=2
-                        )
-                        + "\n"
-                    )
                     print(f"ganbench-study: {name}: ablation {ablation} of trial {trial_dir.name}", flush=True)
                     if not dry_run:
+                        _write_trial(target, trial_dir, record, ablation=changes)
                         _train(name, args, root / "logs" / f"{name}.log")
     q = shlex.quote(str(root))
     return [
@@ -503,6 +494,14 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
             for name, changes in (spec.get("ablations") or {}).items()
         ),
     ]
+
+
+def _write_trial(directory: Path, trial_dir: Path, record: dict[str, Any], **extra: Any) -> None:
+    """``trial.json`` beside the runs that re-run a search trial: which trial, its sampled values,
+    and ``extra`` (an ablation's changes)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"trial_dir": str(trial_dir), "trial": record.get("trial"), **extra}, indent=2) + "\n"
+    atomic_write_text(directory / "trial.json", text)
 
 
 def ablated(overrides: Sequence[str], changes: Sequence[str]) -> list[str]:
