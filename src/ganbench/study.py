@@ -71,7 +71,6 @@ LOCK = ".study.lock"
 LOCK_WAIT_SECONDS = 10.0
 DEFAULT_SEEDS = list(range(100, 110))  # the seed stage: 10 seeds per group unless the study names its own
 ALPHA = 0.05
-SEARCHED_PENALTY = ("regularizer.kind=", "regularizer.weight=")  # a search's keys, not the plain option's
 
 
 class StudyError(ValueError):
@@ -449,12 +448,9 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
                 seeds = ",".join(str(int(s)) for s in spec["seeds"])
                 trial = trial_overrides(record, trial_dir)
                 setting = seed_run_overrides(base, record)
-                if any(o.startswith("regularizer=") for o in trial):  # a searched penalty names its own
-                    setting = [o for o in setting if not o.startswith(("regularizer=", *SEARCHED_PENALTY))]
-                args = [
-                    "-m", *setting, *common, *wandb, *trial, f"seed={seeds}",
-                    f"hydra.sweep.dir={where / 'seeds' / f'top{rank + 1}'}", "hydra.sweep.subdir=s${seed}",
-                ]  # fmt: skip
+                # a searched penalty names its own option, which replaces the group's settings
+                setting = ablated(setting, [o for o in trial if o.startswith("regularizer=")])
+                args = _rerun_args([*setting, *common, *wandb, *trial], seeds, where / "seeds" / f"top{rank + 1}")
                 if wandb:
                     args.append("logger.wandb.job_type=seeds")
                 print(f"ganbench-study: {name}: seeds of trial {trial_dir.name} (rank {rank + 1})", flush=True)
@@ -473,10 +469,7 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
                         print(f"ganbench-study: {name}: ablation {ablation}: trial {trial_dir.name} already has "
                               f"{' '.join(changes)}; nothing to run", flush=True)  # fmt: skip
                         continue
-                    args = [
-                        "-m", *ablated([*kept, *common], changes), *wandb, *changes, f"seed={seeds}",
-                        f"hydra.sweep.dir={target}", "hydra.sweep.subdir=s${seed}",
-                    ]  # fmt: skip
+                    args = _rerun_args([*ablated([*kept, *common], changes), *wandb, *changes], seeds, target)
                     if wandb:
                         args.append("logger.wandb.job_type=ablation")
                     print(f"ganbench-study: {name}: ablation {ablation} of trial {trial_dir.name}", flush=True)
@@ -494,6 +487,12 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
             for name, changes in (spec.get("ablations") or {}).items()
         ),
     ]
+
+
+def _rerun_args(overrides: Sequence[str], seeds: str, directory: Path) -> list[str]:
+    """The ``ganbench-train`` arguments that run ``overrides`` once per seed of ``seeds`` (``100,101,…``)
+    in ``directory``/s<seed>."""
+    return ["-m", *overrides, f"seed={seeds}", f"hydra.sweep.dir={directory}", "hydra.sweep.subdir=s${seed}"]
 
 
 def _write_trial(directory: Path, trial_dir: Path, record: dict[str, Any], **extra: Any) -> None:
