@@ -13,7 +13,7 @@ import matplotlib.image as mpimg
 import pytest
 
 from ganbench.compare import CompareError, band, compare, main, metric_direction, parse_args, read_metrics_csv
-from ganbench.statistics import best_of_k, bootstrap_ci, holm
+from ganbench.statistics import best_of_k, holm
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY_DIRECTIONS = {"modes_captured": "max", "high_quality": "max", "reverse_kl": "min"}
@@ -124,10 +124,11 @@ def test_statistics_per_group_match_hand_computation(sweep, tmp_path):
     assert mm.metrics["reverse_kl"].std == pytest.approx(0.2)
     assert mm.metrics["reverse_kl"].best == pytest.approx(0.1)
     assert "num_modes" not in mm.metrics  # info, a property of the benchmark, not a result
-    # the 95 % interval of the mean: the seeded BCa bootstrap of the same three values
-    ci = mm.metrics["high_quality"]
-    assert (ci.ci_low, ci.ci_high) == bootstrap_ci([0.9, 0.8, 1.0], seed=0)
-    assert ci.ci_low < 0.9 < ci.ci_high
+    # the median of 0.9, 0.8, 1.0 and its order-statistic interval: 3 runs reach no 95 % interval,
+    # so [min, max], which covers the median unless all 3 fall on one side: 1 − 2 · (½)³ = 75 %
+    hq = mm.metrics["high_quality"]
+    assert (hq.median, hq.median_low, hq.median_high) == (0.9, 0.8, 1.0)
+    assert hq.median_coverage == pytest.approx(0.75)
     assert mm.wall_seconds == pytest.approx((10 + 11 + 12) / 3)
 
     ns = by_key[("nonsaturating", "none")]
@@ -150,14 +151,15 @@ def test_files_written_table_csv_and_plots(sweep, tmp_path):
     assert float(mm["modes_captured_std"]) == pytest.approx(1.0)
     assert float(mm["reverse_kl_best"]) == pytest.approx(0.1)
     assert int(mm["reverse_kl_n"]) == 3
-    low, high = bootstrap_ci([0.5, 0.3, 0.1], seed=0)
-    assert (float(mm["reverse_kl_ci_low"]), float(mm["reverse_kl_ci_high"])) == pytest.approx((low, high))
+    assert [float(mm[f"reverse_kl_{c}"]) for c in ("median", "median_ci_low", "median_ci_high")] == [0.3, 0.1, 0.5]
+    assert float(mm["reverse_kl_median_ci_coverage"]) == pytest.approx(0.75)
 
     md = (out / "comparison.md").read_text()
-    kl_ci = f"[{low:.3g}, {high:.3g}]"
-    assert "| minimax | none | 5 | 40% (2/5) | 7 ± 1 | [" in md
-    assert f"| 0.3 ± 0.2 | {kl_ci} | 0.1 |" in md
-    assert "| nonsaturating | none | 2 | 0% (0/2) | 8 ± 0 | [8, 8] | 8 |" in md
+    assert "| median [interval] (its coverage) |" in md
+    assert "| minimax | none | 5 | 40% (2/5) | 7 ± 1 | 7 [6, 8] (75%) | 8 |" in md
+    assert "| 0.3 ± 0.2 | 0.3 [0.1, 0.5] (75%) | 0.1 |" in md
+    # two runs: [min, max] covers the median half the time (both values below it: ¼, both above: ¼)
+    assert "| nonsaturating | none | 2 | 0% (0/2) | 8 ± 0 | 8 [8, 8] (50%) | 8 |" in md
     # one plot per metric that metrics.csv has curves for (these files only log modes_captured),
     # and a budget curve per metric with a direction
     assert "![modes_captured](modes_captured.png)" in md
@@ -405,7 +407,7 @@ def test_recorded_directions_win_over_names_and_flags(tmp_path):
     assert any("--minimize ignored" in w and "error_rate" in w for w in result.warnings)
     assert not any("no direction in the run records" in w for w in result.warnings)
     assert {c.metric for c in result.budget} == {"error_rate", "kid"}
-    assert "kid_std (mean ± std)" in result.table and "| 0.02 ± 0.0141 | [" in result.table
+    assert "kid_std (mean ± std)" in result.table and "| 0.02 ± 0.0141 | 0.02 [0.01, 0.03] (50%) | — |" in result.table
     row = next(csv.DictReader(open(tmp_path / "out" / "comparison.csv")))
     assert row["kid_std_best"] == "" and float(row["kid_best"]) == 0.3
     assert not (tmp_path / "out" / "budget_kid_std.png").exists()
@@ -585,11 +587,12 @@ def test_metrics_near_the_largest_float_give_exact_statistics(tmp_path):
     result = compare([tmp_path / "big"], by=["loss"], out=tmp_path / "out")
     stats = {s.key[0]: s.metrics["reverse_kl"] for s in result.stats}
     assert (stats["hinge"].mean, stats["hinge"].std) == (1e308, 0.0)
-    assert (stats["hinge"].ci_low, stats["hinge"].ci_high) == (1e308, 1e308)
+    assert (stats["hinge"].median, stats["hinge"].median_low, stats["hinge"].median_high) == (1e308, 1e308, 1e308)
     a, b = Fraction(1.5e308), Fraction(1.7e308)  # exact: mean (a + b) / 2, sample std |a - b| / sqrt(2)
     assert stats["minimax"].mean == float((a + b) / 2)
     assert stats["minimax"].std == pytest.approx(float(abs(a - b)) / math.sqrt(2), rel=1e-15)
-    assert 1.5e308 <= stats["minimax"].ci_low <= stats["minimax"].ci_high <= 1.7e308
+    assert stats["minimax"].median == float((a + b) / 2)  # no overflow in a + b
+    assert (stats["minimax"].median_low, stats["minimax"].median_high) == (1.5e308, 1.7e308)
     assert "| hinge | 2 | 0% (0/2) | 8 ± 0 |" in result.table and "1e+308 ± 0" in result.table
     # no axis spans such values: that plot is left out with a warning, the others are drawn
     assert "metric reverse_kl: values up to 1.7e+308 are beyond what a plot axis can span: no plot" in result.warnings
@@ -667,7 +670,7 @@ TIME_HEADERS = ("wall time/run (s)", "CPU time/run (s)")
 
 def _table_cells(lines: list[str]) -> list[list[tuple[str, str]]]:
     """The header and rows of a Markdown table as (header, cell) pairs, without the columns that
-    measure time (several columns share a header: "95% CI")."""
+    measure time (several columns share a header: "median [interval] (its coverage)")."""
     rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("|")]
     header = rows[0]
     body = [[(h, c) for h, c in zip(header, row) if h not in TIME_HEADERS] for row in rows[2:]]

@@ -67,7 +67,8 @@ def test_the_comparison_is_one_wandb_run_in_the_study_group(tmp_path, offline, c
     col = {c: i for i, c in enumerate(tuned["columns"])}
     ns = next(r for r in tuned["data"] if r[col["loss"]] == "ns")
     assert ns[col["reverse_kl_mean"]] == pytest.approx(0.3)  # (0.1 + … + 0.5) / 5
-    assert ns[col["reverse_kl_ci_low"]] < 0.3 < ns[col["reverse_kl_ci_high"]]
+    assert ns[col["reverse_kl_median_ci_low"]] <= ns[col["reverse_kl_median"]] <= ns[col["reverse_kl_median_ci_high"]]
+    assert ns[col["reverse_kl_median_ci_coverage"]] == pytest.approx(1 - 2 / 2**5)  # 5 runs: [min, max]
     assert ns[col["hyperparameters"]] == "optimizer.generator.lr=0.0002"
 
     sig = _table(run_dir, history, "significance")

@@ -274,7 +274,12 @@ def test_median_interval_uses_the_binomial_order_statistics():
     low, high, coverage = median_ci(x)
     # n = 10: [x_(2), x_(9)], coverage 1 − 2 · P(Bin(10, ½) ≤ 1) = 1 − 2 · 11/1024
     assert (low, high) == (2.0, 9.0) and coverage == pytest.approx(1 - 22 / 1024)
-    assert all(math.isnan(v) for v in median_ci([1, 2, 3, 4, 5]))  # n = 5 cannot reach 95 %
+    # n = 5 cannot reach 95 %: the widest interval, [min, max], and its coverage 1 − 2 · (½)⁵
+    assert median_ci([3, 1, 5, 2, 4]) == (1.0, 5.0, pytest.approx(1 - 2 / 32))
+    # n = 20: [x_(6), x_(15)], 1 − 2 · P(Bin(20, ½) ≤ 5) = 0.9586 (the next, [x_(7), x_(14)], 0.8847)
+    assert median_ci(range(20)) == (5.0, 14.0, pytest.approx(1 - 2 * sps.binom.cdf(5, 20, 0.5)))
+    assert 1 - 2 * sps.binom.cdf(6, 20, 0.5) < 0.95
+    assert all(math.isnan(v) for v in median_ci([1.0]))
 
 
 def test_probability_of_improvement_interval_is_seeded():

@@ -19,7 +19,8 @@ Effect sizes and intervals, next to every p:
   Bouthillier et al. 2021), with a seeded bootstrap interval (:func:`probability_of_improvement_ci`).
 - :func:`hodges_lehmann`: the Hodges–Lehmann median difference, with its distribution-free interval
   (:func:`hodges_lehmann_ci`).
-- :func:`median_ci`: a distribution-free interval of a group's median from its order statistics.
+- :func:`median_ci`: a distribution-free interval of a group's median from its order statistics,
+  with its exact coverage (the interval the comparison tables report).
 - :func:`interval_coverage`: the measured coverage of an interval method on synthetic data, so
   that an interval can say what it covers at the study's seed count.
 
@@ -366,16 +367,17 @@ def hodges_lehmann_ci(a: Sequence[float], b: Sequence[float], confidence: float 
 def median_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
     """A distribution-free interval of the median from the order statistics: [x_(j), x_(n+1−j)]
     with the largest j such that its coverage 1 − 2 P(Bin(n, ½) < j) is at least ``confidence``
-    (Lehmann 1975; exact for any continuous distribution). Returns (low, high, coverage);
-    (NaN, NaN, NaN) when n is too small (n < 6 at 95 %)."""
+    (Lehmann 1975; exact for any continuous distribution). Returns (low, high, coverage). Fewer
+    than 6 values cannot reach 95 %: then the widest interval, [min, max], with its lower coverage
+    1 − 2 · ½ⁿ (93.75 % at n = 5, 50 % at n = 2). (NaN, NaN, NaN) for fewer than 2 values."""
     x = np.sort(np.asarray([float(v) for v in values], dtype=float))
     n = x.size
-    best = None
-    for j in range(1, n // 2 + 1):
-        coverage = 1 - 2 * float(sps.binom.cdf(j - 1, n, 0.5))
-        if coverage >= confidence - 1e-12:
-            best = (float(x[j - 1]), float(x[n - j]), coverage)
-    return best if best is not None else (math.nan, math.nan, math.nan)
+    if n < 2:
+        return (math.nan, math.nan, math.nan)
+    j = 1
+    while j + 1 <= n // 2 and 1 - 2 * float(sps.binom.cdf(j, n, 0.5)) >= confidence - 1e-12:
+        j += 1
+    return (float(x[j - 1]), float(x[n - j]), 1 - 2 * float(sps.binom.cdf(j - 1, n, 0.5)))
 
 
 def interval_coverage(

@@ -6,8 +6,9 @@ directories (multirun roots, single run directories, or any folder above them), 
 else the config choices), and reports per group:
 
 - the number of runs and the failure rate, (diverged + failed) / runs;
-- for each final metric of the completed runs: mean ± standard deviation (ddof = 1), a seeded 95 %
-  BCa bootstrap interval of the mean (:func:`ganbench.statistics.bootstrap_ci`) and the best run;
+- for each final metric of the completed runs: mean ± standard deviation (ddof = 1), the median
+  with its order-statistic interval and that interval's exact coverage
+  (:func:`ganbench.statistics.median_ci`) and the best run;
 - the mean wall time of a run, and the hyperparameters a search chose (the keys it varied);
 - the groups it is significantly better than: two-sided exact Mann–Whitney tests between the
   groups of each dataset, Holm-corrected over the pairs (:func:`ganbench.statistics.pairwise_mann_whitney`),

@@ -106,7 +106,7 @@ def compare(
 ) -> Comparison:
     """Find, validate, group and summarise the runs under ``paths``; write the tables and plots into
     ``out`` (default: ``PATH/comparison`` for one PATH, else ``./comparison``). ``seed`` seeds the
-    bootstrap intervals."""
+    bootstrap intervals of the effect sizes."""
     by = [k.strip() for k in by if k.strip()]
     if not by:
         raise CompareError("--by needs at least one key, e.g. --by loss,regularizer")
@@ -115,7 +115,7 @@ def compare(
     names = sorted({m for r in runs if r.status == "completed" for m in r.final_metrics()})
     directions, direction_warnings = resolve_directions(runs, names, minimize, maximize)
     warnings += direction_warnings
-    stats = summarize(groups, directions, seed)
+    stats = summarize(groups, directions)
     for s in stats:
         warnings += [f"group {s.name} {w}: the comparison is unfair" for w in s.warnings]
         warnings += [f"group {s.name} {n}" for n in s.notes]
