@@ -52,3 +52,18 @@ def ganbench_cache(tmp_path_factory) -> Path:
         os.environ.pop("GANBENCH_CACHE", None)
     else:
         os.environ["GANBENCH_CACHE"] = old
+
+
+@pytest.fixture(autouse=True)
+def wandb_state_does_not_leak():
+    """W&B keeps one process-wide setup, with the environment it read when first used: a test that
+    changes ``WANDB_MODE`` after another test used W&B in the same process would get the earlier
+    mode. Each test that used W&B tears that setup down when it ends."""
+    yield
+    import sys
+
+    if "wandb" in sys.modules:
+        from wandb.sdk import wandb_setup
+
+        if getattr(wandb_setup, "_singleton", None) is not None:
+            sys.modules["wandb"].teardown()
