@@ -169,3 +169,16 @@ def test_a_design_that_cannot_reach_significance_is_said(tmp_path):
     three = compare([tmp_path / "runs" / f"g{i}{s}" for i in range(3) for s in range(5)], by=["loss"],
                     out=tmp_path / "three", plots=False)  # fmt: skip
     assert not [c for c in three.caveats if "smallest Holm" in c]
+
+
+def test_a_mirrored_zero_bound_reads_zero(tmp_path):
+    """ns covers 8 modes in 4 of 5 runs, ls in 1 of 5. The 25 differences ns − ls are −1 once, 0
+    eight times and +1 sixteen times; the 95 % interval of the shift at 5 against 5 is
+    [d₍₃₎, d₍₂₃₎] (P(U ≤ 2) = 0.016 ≤ 0.025 < P(U ≤ 3)) = [0, 1] around the median d₍₁₃₎ = 1. The
+    test computes ls − ns and turns the pair round: its bound −0.0 must read 0, not −0."""
+    groups = {"ls": ([0.5] * 5, [7, 7, 7, 8, 7]), "ns": ([0.5] * 5, [8, 8, 8, 8, 7])}
+    compare([write_groups(tmp_path / "runs", groups)], by=["loss"], out=tmp_path / "out", plots=False)
+    md = (tmp_path / "out" / "findings.md").read_text()
+    (row,) = _table(md, "ring", "modes_captured")
+    assert (row[0], row[1], row[7]) == ("ns", "ls", "1 [0, 1]")
+    assert "−0" not in md

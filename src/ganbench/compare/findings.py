@@ -68,7 +68,7 @@ def _num(x: float) -> str:
         return "n/a"
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
-    return f"{x:.3g}".replace("-", "−")
+    return f"{x + 0.0:.3g}".replace("-", "−")  # + 0.0: −0.0 (the mirror of a zero shift) reads 0
 
 
 def _p(x: float) -> str:
