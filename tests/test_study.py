@@ -155,6 +155,17 @@ def test_an_ablation_re_runs_the_best_setting_with_one_change(tmp_path, capsys):
     assert main([str(spec), "--dir", str(root), "--dry-run"]) == 0
     assert "ablation no_penalty of trial" in capsys.readouterr().out
     assert sorted(root.rglob("*")) == listing
+    # --status: every stage done; the ablation the best setting already has plans no run
+    assert main([str(spec), "--dir", str(root), "--status"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"study ablated in {root}: 6 of 6 runs ended",
+        "dataset  loss   search  seeds  no_penalty  same_penalty",
+        "ring     hinge  2/2     2/2    2/2         0/0",
+    ]
+    record = json.loads((seeds / "s6" / "summary.json").read_text())
+    (seeds / "s6" / "summary.json").write_text(json.dumps({**record, "status": "diverged"}))
+    assert main([str(spec), "--dir", str(root), "--status"]) == 0
+    assert "ring     hinge  2/2     2/2 (1 diverged or failed)  2/2" in capsys.readouterr().out
 
 
 def test_a_sweep_that_does_not_run_stops_the_study_in_one_line(tmp_path):
@@ -363,10 +374,18 @@ def test_a_study_directory_has_one_owner(tmp_path, capsys, monkeypatch):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY)
     root = tmp_path / "study"
+    assert main([str(spec), "--dir", str(root), "--status"]) == 2  # no study there yet
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist: no study has started there" in err
     with owning(root):
         assert main([str(spec), "--dir", str(root), "--dry-run"]) == 2
-    err = capsys.readouterr().err
+        err = capsys.readouterr().err
+        # --status reads a study while it runs: nothing run yet, the ablation not planned
+        assert main([str(spec), "--dir", str(root), "--status"]) == 0
+        out = capsys.readouterr().out.splitlines()
     assert err.count("\n") == 1 and "is in use by another ganbench-study" in err
+    assert out[0].endswith("0 of 5 runs ended")
+    assert out[1:] == ["dataset  loss   search  seeds", "ring     hinge  0/3     0/2"]
     assert main([str(spec), "--dir", str(root), "--dry-run"]) == 0
 
 

@@ -13,7 +13,8 @@ seeds with one change each ablation names, e.g. ``regularizer=none``: whether th
 search chose, rather than the loss, explains the differences. An ablation whose change the best
 configuration already has (its penalty is already none) runs nothing.
 
-Rerunning the command skips what is done: the search runs only the trials still missing, and a
+``--status`` says how many runs of each stage have ended against how many are planned, also
+while the study runs. Rerunning the command skips what is done: the search runs only the trials still missing, and a
 seed run whose directory holds a completed record returns at once (the run directories are named
 by trial and seed). Diverged and failed trials count at the worst value and stay in the study.
 Then ``ganbench-compare`` reads the study: the search runs give the budget curves, the seed runs
@@ -421,7 +422,7 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
     wandb = ["logger.wandb.group=" + str(spec["name"])] if any(o == "logger=wandb" for o in common) else []
     for dataset in spec["datasets"]:
         for loss, entry in spec["losses"].items():
-            base = [f"dataset={dataset}", f"hparams_search={entry['search']}", *map(str, entry.get("overrides") or [])]
+            base = _base_overrides(str(dataset), entry)
             where = root / str(dataset) / str(loss)
             name = f"{dataset}-{loss}"
             done, asked = _trial_counts(storage, name)
@@ -446,10 +447,7 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
             chosen = best_trials(where / "search", spec.get("optimized_metric"), int(spec["top_k"]), counted)
             for rank, (trial_dir, record) in enumerate(chosen):
                 seeds = ",".join(str(int(s)) for s in spec["seeds"])
-                trial = trial_overrides(record, trial_dir)
-                setting = seed_run_overrides(base, record)
-                # a searched penalty names its own option, which replaces the group's settings
-                setting = ablated(setting, [o for o in trial if o.startswith("regularizer=")])
+                setting, trial = rerun_setting(base, trial_dir, record)
                 args = _rerun_args([*setting, *common, *wandb, *trial], seeds, where / "seeds" / f"top{rank + 1}")
                 if wandb:
                     args.append("logger.wandb.job_type=seeds")
@@ -465,7 +463,7 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
                     changes = [str(o) for o in changes]
                     target = where / "ablations" / str(ablation)
                     kept = [*setting, *trial]
-                    if all(o in kept for o in changes):
+                    if already_has(kept, changes):
                         print(f"ganbench-study: {name}: ablation {ablation}: trial {trial_dir.name} already has "
                               f"{' '.join(changes)}; nothing to run", flush=True)  # fmt: skip
                         continue
@@ -487,6 +485,87 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
             for name, changes in (spec.get("ablations") or {}).items()
         ),
     ]
+
+
+def _base_overrides(dataset: str, entry: dict[str, Any]) -> list[str]:
+    """The overrides of one (dataset, loss) of the study: its data, its search space, its own."""
+    return [f"dataset={dataset}", f"hparams_search={entry['search']}", *map(str, entry.get("overrides") or [])]
+
+
+def rerun_setting(base: Sequence[str], trial_dir: Path, record: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(the (dataset, loss)'s setting without the search, the trial's sampled values): together,
+    the overrides that re-run a search trial on other seeds."""
+    trial = trial_overrides(record, trial_dir)
+    setting = seed_run_overrides(base, record)
+    # a searched penalty names its own option, which replaces the group's settings
+    return ablated(setting, [o for o in trial if o.startswith("regularizer=")]), trial
+
+
+def already_has(overrides: Sequence[str], changes: Sequence[str]) -> bool:
+    """Whether an ablation's ``changes`` are all among ``overrides`` already (nothing to run)."""
+    return all(o in overrides for o in changes)
+
+
+def _finished_runs(directory: Path) -> tuple[int, int]:
+    """(runs that ended: completed, diverged or failed; of them, diverged or failed) under ``directory``."""
+    ended = [r["status"] for _, r in records(directory) if r["status"] in ("completed", *FAILURES)]
+    return len(ended), sum(s in FAILURES for s in ended)
+
+
+def study_status(spec: dict[str, Any], root: Path) -> list[dict[str, Any]]:
+    """Where a study stands, read without taking the study directory (it may be running): per
+    (dataset, loss), ``stages`` maps each stage (``search``, ``seeds``, each ablation) to (runs
+    ended, runs planned, of them diverged or failed). An ablation's plan is 0 once the search has
+    chosen a best setting that already has the ablation's change, and ``None`` (up to the seed
+    count) while the search runs."""
+    storage = (root / STORAGE).resolve()
+    n_seeds = len(spec["seeds"])
+    rows = []
+    for dataset in spec["datasets"]:
+        for loss, entry in spec["losses"].items():
+            name, where = f"{dataset}-{loss}", root / str(dataset) / str(loss)
+            counted = _finished_trial_numbers(storage, name)
+            failed = sum(
+                r["status"] in FAILURES
+                for run_dir, r in records(where / "search")
+                if optuna_trial_number(run_dir) in counted
+            )
+            stages: dict[str, tuple[int, int | None, int]] = {"search": (len(counted), int(spec["trials"]), failed)}
+            ended, bad = _finished_runs(where / "seeds")
+            stages["seeds"] = (ended, int(spec["top_k"]) * n_seeds, bad)
+            chosen = best_trials(where / "search", spec.get("optimized_metric"), 1, counted)
+            kept = None
+            if chosen and len(counted) >= int(spec["trials"]):
+                setting, trial = rerun_setting(_base_overrides(str(dataset), entry), *chosen[0])
+                kept = [*setting, *trial]
+            for ablation, changes in (spec.get("ablations") or {}).items():
+                ended, bad = _finished_runs(where / "ablations" / str(ablation))
+                planned = None if kept is None else (0 if already_has(kept, [str(o) for o in changes]) else n_seeds)
+                stages[str(ablation)] = (ended, planned, bad)
+            rows.append({"dataset": str(dataset), "loss": str(loss), "stages": stages})
+    return rows
+
+
+def status_text(spec: dict[str, Any], root: Path) -> str:
+    """:func:`study_status` as a table, with the runs ended against the runs planned in all."""
+    rows = study_status(spec, root)
+    stages = list(rows[0]["stages"]) if rows else []
+    ended = sum(r["stages"][st][0] for r in rows for st in stages)
+    planned = sum(r["stages"][st][1] or 0 for r in rows for st in stages)
+    unknown = sum(len(spec["seeds"]) for r in rows for st in stages if r["stages"][st][1] is None)
+
+    def cell(stage: tuple[int, int | None, int]) -> str:
+        ended, planned, bad = stage
+        text = f"{ended}/{planned}" if planned is not None else f"{ended}/≤{len(spec['seeds'])}"
+        return text + (f" ({bad} diverged or failed)" if bad else "")
+
+    table = [["dataset", "loss", *stages]] + [[r["dataset"], r["loss"], *map(cell, r["stages"].values())] for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in table]
+    total = f"{ended} of {planned} runs ended" + (
+        f" (+ up to {unknown} for ablations not planned yet)" if unknown else ""
+    )
+    return "\n".join([f"study {spec['name']} in {root}: {total}", *lines])
 
 
 def _rerun_args(overrides: Sequence[str], seeds: str, directory: Path) -> list[str]:
@@ -522,6 +601,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("study", type=Path, help="the study file (YAML)")
     parser.add_argument("--dir", type=Path, default=None, help="the study directory (default: studies/<name>)")
     parser.add_argument("--dry-run", action="store_true", help="say what would run, run nothing")
+    parser.add_argument(
+        "--status", action="store_true", help="say how far the study has got (also while it runs), run nothing"
+    )
     args = parser.parse_args(argv)
     try:
         spec = load_study_file(args.study)
@@ -529,6 +611,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ganbench-study: {err}", file=sys.stderr)
         return 2
     root = args.dir or Path("studies") / str(spec["name"])
+    if args.status:
+        if not root.is_dir():
+            print(f"ganbench-study: {root} does not exist: no study has started there (--dir DIR)", file=sys.stderr)
+            return 2
+        print(status_text(spec, root))
+        return 0
     os.environ.setdefault("MPLBACKEND", "Agg")
     again = "ganbench-study " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     try:
