@@ -14,9 +14,9 @@ search chose, rather than the loss, explains the differences. An ablation whose 
 configuration already has (its penalty is already none) runs nothing.
 
 ``--status`` says how many runs of each stage have ended against how many are planned, also
-while the study runs. Rerunning the command skips what is done: the search runs only the trials still missing, and a
-seed run whose directory holds a completed record returns at once (the run directories are named
-by trial and seed). Diverged and failed trials count at the worst value and stay in the study.
+while the study runs. Rerunning the command skips what is done: the search runs only the trials
+still missing, and a seed run whose directory holds a completed record returns at once (the run
+directories are named by trial and seed). Diverged and failed trials count at the worst value and stay in the study.
 Then ``ganbench-compare`` reads the study: the search runs give the budget curves, the seed runs
 the tuned table, intervals and tests (the commands are printed at the end).
 
@@ -525,11 +525,8 @@ def study_status(spec: dict[str, Any], root: Path) -> list[dict[str, Any]]:
         for loss, entry in spec["losses"].items():
             name, where = f"{dataset}-{loss}", root / str(dataset) / str(loss)
             counted = _finished_trial_numbers(storage, name)
-            failed = sum(
-                r["status"] in FAILURES
-                for run_dir, r in records(where / "search")
-                if optuna_trial_number(run_dir) in counted
-            )
+            searched = [r for run_dir, r in records(where / "search") if optuna_trial_number(run_dir) in counted]
+            failed = sum(r["status"] in FAILURES for r in searched)
             stages: dict[str, tuple[int, int | None, int]] = {"search": (len(counted), int(spec["trials"]), failed)}
             ended, bad = _finished_runs(where / "seeds")
             stages["seeds"] = (ended, int(spec["top_k"]) * n_seeds, bad)
