@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import ganbench.compare.plots as plots
-from ganbench.compare import compare
+from ganbench.compare import compare, main
 from ganbench.compare.samples import median_run
 from test_compare import write_run
 
@@ -207,3 +207,59 @@ def test_runs_without_any_samples_leave_the_sample_figure_alone(tmp_path):
     assert result.sample_notes == [note]
     md = (out / "comparison.md").read_text()
     assert f"- {note}" in md and "![samples_ring]" not in md
+
+
+def test_seed_runs_of_one_trial_have_no_budget_curve_and_a_search_has_one(tmp_path):
+    write_seed_runs(tmp_path / "study", "minimax", [0.1, 0.2, 0.3])  # one setting on three seeds
+    for number, (lr, kl) in enumerate(((1e-3, 0.4), (2e-4, 0.2), (5e-4, 0.3))):  # a search: three settings
+        run = write_run(tmp_path / "study" / "ring" / "hinge" / "search", str(number), loss="hinge", lr=lr,
+                        metrics={"modes_captured": 8, "high_quality": 0.5, "reverse_kl": kl})  # fmt: skip
+        record = json.loads((run / "summary.json").read_text())
+        record["trial"] = {"number": number, "params": {"optimizer.generator.lr": str(lr)}}
+        (run / "summary.json").write_text(json.dumps(record))
+    out = tmp_path / "out"
+    result = compare([tmp_path / "study"], by=["loss"], out=out)
+    assert {c.group for c in result.budget} == {"hinge"}
+    rows = [r for r in csv.DictReader(open(out / "budget.csv")) if r["metric"] == "reverse_kl"]
+    # by hand, lower is better over {0.4, 0.2, 0.3}: k=1 the mean 0.3; k=2 the three pairs' minima 0.2, 0.3, 0.2
+    assert [float(r["expected_best"]) for r in rows] == pytest.approx([0.3, 0.7 / 3, 0.2])
+    assert {r["group"] for r in csv.DictReader(open(out / "budget.csv"))} == {"hinge"}
+    # the tuned table alone: no budget file, no budget figure, and the report says why
+    tuned = compare([tmp_path / "study" / "ring" / "minimax"], by=["loss"], out=tmp_path / "tuned")
+    assert tuned.budget == [] and not list((tmp_path / "tuned").glob("budget*"))
+    assert "such a group has no budget curve" in (tmp_path / "tuned" / "comparison.md").read_text()
+
+
+def test_metrics_narrows_every_table_test_and_plot(tmp_path, capsys):
+    for loss, kls in (("minimax", [0.1, 0.2, 0.3]), ("hinge", [0.4, 0.5, 0.6])):
+        write_seed_runs(tmp_path / "study", loss, kls)
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "study"), "--by", "loss", "--out", str(out), "--metrics", "reverse_kl"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "reverse_kl" in header and "modes_captured" not in header and "high_quality" not in header
+    columns = next(csv.reader(open(out / "comparison.csv")))
+    assert [c for c in columns if c.startswith(("modes_captured", "high_quality"))] == []
+    assert {r["metric"] for r in csv.DictReader(open(out / "significance.csv"))} == {"reverse_kl"}
+    assert "modes_captured" not in (out / "findings.md").read_text()
+    assert not list(out.glob("*.png"))  # the runs' metrics.csv have no reverse_kl curve to plot
+    # modes_captured has a curve: plotted by default, not when --metrics leaves it out
+    write_run(tmp_path / "curves", "r", loss="hinge", metrics={"modes_captured": 8, "reverse_kl": 0.1},
+              curve=[(50, 4), (100, 8)])  # fmt: skip
+    assert "modes_captured.png" in [f.name for f in compare([tmp_path / "curves"], out=tmp_path / "all").files]
+    assert not list(compare([tmp_path / "curves"], out=out, metrics=["reverse_kl"]).out.glob("modes*.png"))
+    # the same numbers as the full comparison
+    full = compare([tmp_path / "study"], by=["loss"], out=tmp_path / "full", plots=False)
+    narrow = compare([tmp_path / "study"], by=["loss"], out=tmp_path / "narrow", plots=False, metrics=["reverse_kl"])
+    assert [s.metrics["reverse_kl"] for s in narrow.stats] == [s.metrics["reverse_kl"] for s in full.stats]
+
+
+def test_an_unknown_metric_is_one_line_and_writes_nothing(tmp_path, capsys):
+    write_seed_runs(tmp_path / "study", "minimax", [0.1, 0.2, 0.3])
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "study"), "--out", str(out), "--metrics", "reverse_kl,reverse_lk"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "ganbench-compare: error: --metrics: no completed run has 'reverse_lk'; the runs have high_quality, "
+        "modes_captured, reverse_kl"
+    )
+    assert not out.exists()

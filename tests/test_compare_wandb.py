@@ -37,6 +37,15 @@ def _study(root: Path) -> Path:
             Image.new("RGB", (40, 40), (200, 0, 0)).save(run / "plots" / "samples_000100.png")
         trial = {"number": 0, "params": {"optimizer.generator.lr": "0.0002"}}
         (top / "trial.json").write_text(json.dumps({"trial_dir": "t", "trial": trial}))
+    # and the search of a third loss, on the grid: three trials, three settings (a budget curve)
+    for number, (lr, kl) in enumerate(((1e-3, 0.4), (2e-4, 0.2), (5e-4, 0.3))):
+        run = write_run(root / "grid" / "hinge" / "search", str(number), loss="hinge", dataset="grid", lr=lr,
+                        metrics={"modes_captured": 20, "high_quality": 0.5, "reverse_kl": kl})  # fmt: skip
+        with open(run / "config.yaml", "a") as f:
+            f.write("logger:\n  wandb: {group: toy, project: gan-losses, entity: null}\n")
+        record = json.loads((run / "summary.json").read_text())
+        record["trial"] = {"number": number, "params": {"optimizer.generator.lr": str(lr)}}
+        (run / "summary.json").write_text(json.dumps(record))
     return root
 
 
@@ -60,7 +69,7 @@ def test_the_comparison_is_one_wandb_run_in_the_study_group(tmp_path, offline, c
     logged = offline_run(out)
     assert logged["run"].job_type == "compare" and logged["run"].run_group == "toy"
     assert logged["run"].project == "gan-losses"
-    assert logged["config"]["by"] == ["loss"] and logged["config"]["runs"] == 10
+    assert logged["config"]["by"] == ["loss"] and logged["config"]["runs"] == 13
     (history,) = logged["history"]
 
     tuned = _table(run_dir, history, "tuned")
@@ -86,10 +95,9 @@ def test_the_comparison_is_one_wandb_run_in_the_study_group(tmp_path, offline, c
 
     budget = _table(run_dir, history, "budget")
     col = {c: i for i, c in enumerate(budget["columns"])}
-    k1 = next(
-        r for r in budget["data"] if r[col["group"]] == "ns" and r[col["metric"]] == "reverse_kl" and r[col["k"]] == 1
-    )
-    assert k1[col["expected_best"]] == pytest.approx(0.3)  # one run drawn at random: the mean
+    assert {r[col["group"]] for r in budget["data"]} == {"hinge"}  # the seed runs of one trial have none
+    kl = [r[col["expected_best"]] for r in budget["data"] if r[col["metric"]] == "reverse_kl"]
+    assert kl == pytest.approx([0.3, 0.7 / 3, 0.2])  # best of k of {0.4, 0.2, 0.3}, lower is better, by hand
     # the figures: the samples of each dataset, the budget curves
     for figure in ("samples_ring", "budget_reverse_kl", "budget_modes_captured"):
         image = _logged(history, f"figures/{figure}")

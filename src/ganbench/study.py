@@ -63,6 +63,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from ganbench.config import override_key
+from ganbench.console import print_result
 from ganbench.process_guard import StopRequestedError, run_guarded, stop_signals_raise
 from ganbench.search_space import penalty_overrides
 from ganbench.summary import FAILURES, atomic_write_text, load_record
@@ -612,7 +613,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not root.is_dir():
             print(f"ganbench-study: {root} does not exist: no study has started there (--dir DIR)", file=sys.stderr)
             return 2
-        print(status_text(spec, root))
+        print_result(status_text(spec, root))
         return 0
     os.environ.setdefault("MPLBACKEND", "Agg")
     again = "ganbench-study " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))

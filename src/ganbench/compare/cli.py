@@ -11,6 +11,7 @@ from ganbench.compare.comparison import compare
 from ganbench.compare.groups import DEFAULT_BY
 from ganbench.compare.records import CompareError
 from ganbench.compare.wandb_log import log_comparison
+from ganbench.console import print_result
 
 EXIT_CODES = """exit codes:
   0  the comparison was written (warnings, including runs left out as malformed, do not change it)
@@ -45,6 +46,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None, help="output directory (default: PATH/comparison)")
     p.add_argument("--no-plots", action="store_true", help="write the tables only")
     p.add_argument(
+        "--metrics",
+        type=_split,
+        default=[],
+        help="comma-separated metrics to show in the tables, tests and plots, in the usual order (default: every "
+        "metric of the runs)",
+    )
+    p.add_argument(
         "--minimize", type=_split, default=[], help="metrics where lower is better, for run records without directions"
     )
     p.add_argument(
@@ -68,7 +76,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        result = compare(args.paths, args.by, args.out, not args.no_plots, args.minimize, args.maximize, args.seed)
+        result = compare(
+            args.paths, args.by, args.out, not args.no_plots, args.minimize, args.maximize, args.seed, args.metrics
+        )
         logged = log_comparison(result, args.wandb_group, args.wandb_project) if args.wandb else None
     except CompareError as err:
         print(f"ganbench-compare: error: {err}", file=sys.stderr)
@@ -80,8 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ganbench-compare: warning: {w}", file=sys.stderr)
     for c in result.caveats:
         print(f"ganbench-compare: caveat: {c}", file=sys.stderr)
-    print(result.table)
-    print("\nwrote " + ", ".join(str(f) for f in result.files))
+    print_result(result.table + "\n\nwrote " + ", ".join(str(f) for f in result.files))
     if logged is not None:
         where, group = logged
         print(f"logged the comparison to W&B (job_type compare, group {group or '(none)'}): {where}")

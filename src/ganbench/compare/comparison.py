@@ -75,6 +75,20 @@ def counted_runs(paths: Sequence[Path | str]) -> tuple[list[Run], list[str], lis
     return runs, warnings, left_out
 
 
+def selected_metrics(names: Sequence[str], metrics: Sequence[str]) -> list[str]:
+    """The metrics to show: ``metrics`` when given (CompareError naming the ones no finished run
+    has), else every metric of ``names``."""
+    metrics = [m.strip() for m in metrics if m.strip()]
+    if not metrics:
+        return list(names)
+    unknown = [m for m in metrics if m not in names]
+    if unknown:
+        raise CompareError(
+            f"--metrics: no completed run has {', '.join(map(repr, unknown))}; the runs have {', '.join(names)}"
+        )
+    return list(dict.fromkeys(metrics))
+
+
 def _write_plots(out: Path, stats: list[GroupStats], by: list[str], directions, curves) -> tuple[list[Path], list[str]]:
     """The curve and budget plots written, and a warning for each metric that could not be plotted."""
     files, warnings = [], []
@@ -103,19 +117,24 @@ def compare(
     minimize: Iterable[str] = (),
     maximize: Iterable[str] = (),
     seed: int = 0,
+    metrics: Sequence[str] = (),
 ) -> Comparison:
     """Find, validate, group and summarise the runs under ``paths``; write the tables and plots into
     ``out`` (default: ``PATH/comparison`` for one PATH, else ``./comparison``). ``seed`` seeds the
-    bootstrap intervals of the effect sizes."""
+    bootstrap intervals of the effect sizes. ``metrics``, when given, are the only metrics the tables,
+    tests and plots show (the sample figures still pick each group's median run by the metric its
+    runs optimised)."""
     by = [k.strip() for k in by if k.strip()]
     if not by:
         raise CompareError("--by needs at least one key, e.g. --by loss,regularizer")
     runs, warnings, left_out = counted_runs(paths)
     groups = group_runs(runs, by)
     names = sorted({m for r in runs if r.status == "completed" for m in r.final_metrics()})
+    shown = selected_metrics(names, metrics)
     directions, direction_warnings = resolve_directions(runs, names, minimize, maximize)
-    warnings += direction_warnings
-    stats = summarize(groups, directions)
+    warnings += [w for w in direction_warnings if w.split(":", 1)[0].removeprefix("metric ") in shown]
+    sample_directions, directions = directions, {m: directions[m] for m in shown}
+    stats = summarize(groups, directions, shown)
     for s in stats:
         warnings += [f"group {s.name} {w}: the comparison is unfair" for w in s.warnings]
         warnings += [f"group {s.name} {n}" for n in s.notes]
@@ -136,7 +155,7 @@ def compare(
         samples: list[Path] = []
         missing: list[str] = []
         if plots:
-            samples, missing = write_sample_figures(out, stats, by, directions)
+            samples, missing = write_sample_figures(out, stats, by, sample_directions)
             pngs, unplottable = _write_plots(out, stats, by, directions, curves)
             files += samples + pngs
             warnings += unplottable

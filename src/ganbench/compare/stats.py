@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, TypeVar
@@ -126,9 +126,12 @@ class GroupStats:
 def summarize(
     groups: dict[tuple[str, ...], list[Run]],
     directions: dict[str, str | None] | None = None,
+    metrics: Iterable[str] | None = None,
 ) -> list[GroupStats]:
-    """Counts, failure rate and per-metric statistics (over the completed runs) of each group."""
+    """Counts, failure rate and per-metric statistics (over the completed runs) of each group: of
+    every metric the runs have, or of ``metrics`` only."""
     directions = directions or {}
+    keep = None if metrics is None else set(metrics)
     out = []
     for key, runs in groups.items():
         completed = [r for r in runs if r.status == "completed"]
@@ -139,7 +142,7 @@ def summarize(
             diverged=sum(r.status == "diverged" for r in runs),
             failed=sum(r.status == "failed" for r in runs),
         )
-        names = sorted({m for r in completed for m in r.final_metrics()})
+        names = sorted({m for r in completed for m in r.final_metrics() if keep is None or m in keep})
         for m in names:
             values = [r.final_metrics()[m] for r in completed if m in r.final_metrics()]
             direction = directions[m] if m in directions else metric_direction(m)
@@ -291,13 +294,17 @@ def budget_curves(
     stats: Sequence[GroupStats], by: Sequence[str], directions: dict[str, str | None]
 ) -> list[BudgetCurve]:
     """For each metric with a direction, dataset and group: the exact expected best of k of the
-    group's runs (a diverged or failed run is a trial without a value, ranked worst)."""
+    group's runs (a diverged or failed run is a trial without a value, ranked worst). A group made
+    of the seed runs of one search trial has none: its runs share one setting, so the best of k of
+    them is a pick among seeds, not a tuning budget."""
     out = []
     for m, direction in directions.items():
         if direction is None:
             continue
         for dataset, members in panels(stats, by).items():
             for s, runs in members:
+                if s.settings == 1:
+                    continue
                 pool: list[float | None] = [r.final_metrics().get(m) if r.status == "completed" else None for r in runs]
                 if all(v is None for v in pool):
                     continue

@@ -221,7 +221,8 @@ def markdown_report(
         f"Failure rate = (diverged + failed) / runs. {TIME_COLUMN}: the mean wall-clock seconds of a completed run "
         "(it follows the machine's load, not only the objective's cost)."
         + (" Hyperparameters: the values of the keys the search varied, when the group's runs share one setting "
-           "(the seed runs of one trial)." if "hyperparameters (searched)" in table else ""),
+           "(the seed runs of one trial; such a group has no budget curve, its runs differing only in seed)."
+           if "hyperparameters (searched)" in table else ""),
         "",
         table,
         "",

@@ -6,10 +6,11 @@ experiment preset, or the sweep directory: :func:`ganbench.wandb_support.sweep_g
 run's ``.hydra/hydra.yaml``), when all the runs agree; ``--wandb-group`` says it outright. The
 project and entity come from the runs' ``logger.wandb`` the same way (default project ``ganbench``).
 
-It carries the tables as ``wandb.Table``: ``tuned`` (per group: counts, mean, std, best and the
-95 % interval of each metric, the searched hyperparameters), ``significance`` (every pair: U, exact
-p, Holm p, the better group, the effect sizes as a, b), ``effect_sizes`` (every pair the way
-``findings.md`` writes it: the better-looking group first) and ``budget`` (the budget curves); and
+It carries the tables as ``wandb.Table``: ``tuned`` (per group: counts, mean, std, best, and the
+median with its interval and that interval's coverage, of each metric; the searched
+hyperparameters), ``significance`` (every pair: U, exact p, Holm p, the better group, the effect
+sizes as a, b), ``effect_sizes`` (every pair the way ``findings.md`` writes it: the
+better-looking group first) and ``budget`` (the budget curves, when some group is a search); and
 every figure as a ``wandb.Image`` under ``figures/``, named as its file (``figures/samples_ring``,
 ``figures/budget_mode_tv``, ``figures/mode_tv``).
 Without an API key it is saved offline under ``OUT/wandb`` (``wandb sync`` uploads it).
@@ -115,8 +116,9 @@ def log_comparison(
             "tuned": _table(group_rows(result.stats, result.by)),
             "significance": _table(significance_rows(result.significance)),
             "effect_sizes": _table(effect_rows(result)),
-            "budget": _table(budget_rows(result.budget)),
         }
+        if result.budget:  # none for a comparison of seed runs alone
+            logged["budget"] = _table(budget_rows(result.budget))
         for png in (f for f in result.files if f.suffix == ".png"):
             logged[f"figures/{png.stem}"] = wandb.Image(str(png), caption=png.stem)
         run.log(logged)
