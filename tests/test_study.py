@@ -21,6 +21,7 @@ from ganbench.study import (
     optuna_trial_number,
     owning,
     sampler_seed,
+    time_left,
     trial_overrides,
 )
 
@@ -422,3 +423,29 @@ def test_a_trial_left_running_is_marked_pruned_and_the_others_are_kept(tmp_path)
         states = [t.state for t in optuna.load_study(study_name=name, storage=url).trials]
         assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED]
     assert abandon_running_trials(storage) == 0
+
+
+def test_status_says_how_long_the_runs_left_take_at_the_median_run_time(tmp_path):
+    def record(where: str, status: str, **extra) -> None:
+        d = tmp_path / where
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({
+            "status": status, "iterations": 1, "seed": 0, "choices": {}, "metrics": {}, **extra}))  # fmt: skip
+
+    spec = {"search_overrides": ["hydra.sweeper.n_jobs=2"]}
+    assert time_left(spec, tmp_path, 5) == []  # nothing ended: no estimate
+    record("ring/hinge/search/from0000/0", "completed", wall_seconds=600.0)
+    record("ring/hinge/search/from0000/1", "diverged", wall_seconds=900.0, wall_seconds_before=300.0)  # 1,200 s
+    record("ring/hinge/seeds/top1/s1", "completed", wall_seconds=300.0)
+    record("ring/hinge/seeds/top1/s2", "running", wall_seconds=5000.0)  # not ended: not counted
+    # the median of 600, 1,200 and 300 s is 10 min: 7 runs take 70 min, 35 at 2 at a time; 4 more 40 min
+    assert time_left(spec, tmp_path, 7, unknown=4) == [
+        "time: a run took a median of 10 min (wall time, over the 3 runs ended); the 7 runs left take about "
+        "70 min of run time, 35 min at 2 at a time (hydra.sweeper.n_jobs); the ablations not planned yet, up to "
+        "40 min more of run time"
+    ]
+    assert time_left({}, tmp_path, 12) == [  # 120 min; without n_jobs no "at a time"
+        "time: a run took a median of 10 min (wall time, over the 3 runs ended); the 12 runs left take about 2.0 h "
+        "of run time"
+    ]
+    assert time_left(spec, tmp_path, 0) == []  # nothing left

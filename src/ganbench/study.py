@@ -14,9 +14,10 @@ search chose, rather than the loss, explains the differences. An ablation whose 
 configuration already has (its penalty is already none) runs nothing.
 
 ``--status`` says how many runs of each stage have ended against how many are planned, also
-while the study runs. Rerunning the command skips what is done: the search runs only the trials
-still missing, and a seed run whose directory holds a completed record returns at once (the run
-directories are named by trial and seed). Diverged and failed trials count at the worst value and stay in the study.
+while the study runs, and estimates the time left from the runs that ended. Rerunning the command
+skips what is done: the search runs only the trials still missing, and a seed run whose directory
+holds a completed record returns at once (the run directories are named by trial and seed).
+Diverged and failed trials count at the worst value and stay in the study.
 Then ``ganbench-compare`` reads the study: the search runs give the budget curves, the seed runs
 the tuned table, intervals and tests (the commands are printed at the end).
 
@@ -54,6 +55,7 @@ import os
 import re
 import shlex
 import signal
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -66,7 +68,7 @@ from ganbench.config import override_key
 from ganbench.console import print_result
 from ganbench.process_guard import StopRequestedError, run_guarded, stop_signals_raise
 from ganbench.search_space import penalty_overrides
-from ganbench.summary import FAILURES, atomic_write_text, load_record
+from ganbench.summary import FAILURES, atomic_write_text, load_record, run_wall_seconds
 
 STORAGE = "optuna.db"
 LOCK = ".study.lock"
@@ -563,7 +565,44 @@ def status_text(spec: dict[str, Any], root: Path) -> str:
     total = f"{ended} of {planned} runs ended" + (
         f" (+ up to {unknown} for ablations not planned yet)" if unknown else ""
     )
-    return "\n".join([f"study {spec['name']} in {root}: {total}", *lines])
+    return "\n".join(
+        [f"study {spec['name']} in {root}: {total}", *lines, *time_left(spec, root, planned - ended, unknown)]
+    )
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min"
+
+
+def runs_at_once(spec: dict[str, Any]) -> int | None:
+    """The trials a search runs at once, from the study's ``hydra.sweeper.n_jobs=N``; None without one."""
+    for override in spec.get("search_overrides") or []:
+        key, _, value = str(override).partition("=")
+        if key.strip() == "hydra.sweeper.n_jobs" and value.strip().isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+def time_left(spec: dict[str, Any], root: Path, left: int, unknown: int = 0) -> list[str]:
+    """The line estimating what is left: the runs not ended yet at the median wall time of the runs
+    that ended (every stage's runs have the study's iteration budget), and, with the search's
+    ``hydra.sweeper.n_jobs``, at that many runs at a time. No line before a run has ended or once
+    none is left."""
+    walls = [
+        run_wall_seconds(r) for _, r in records(root) if r["status"] in ("completed", *FAILURES) and "wall_seconds" in r
+    ]
+    if not walls or (left <= 0 and not unknown):
+        return []
+    each = statistics.median(walls)
+    text = f"time: a run took a median of {_hours(each)} (wall time, over the {len(walls)} runs ended)"
+    if left > 0:
+        text += f"; the {left} runs left take about {_hours(left * each)} of run time"
+        at_once = runs_at_once(spec)
+        if at_once and at_once > 1:
+            text += f", {_hours(left * each / at_once)} at {at_once} at a time (hydra.sweeper.n_jobs)"
+    if unknown:
+        text += f"; the ablations not planned yet, up to {_hours(unknown * each)} more of run time"
+    return [text]
 
 
 def _rerun_args(overrides: Sequence[str], seeds: str, directory: Path) -> list[str]:

@@ -252,6 +252,12 @@ def load_record(run_dir: Path) -> RunRecord:
     return RunRecord.from_dict(read_record(path), str(path))
 
 
+def run_wall_seconds(summary: dict[str, Any]) -> float:
+    """The wall-clock seconds a run took in all: ``wall_seconds`` of its last stretch, plus
+    ``wall_seconds_before`` of the stretches before it was resumed."""
+    return float(summary["wall_seconds"]) + float(summary.get("wall_seconds_before") or 0.0)
+
+
 class RunClock:
     """The time a stretch of a run takes: wall-clock seconds and the CPU seconds of this process
     (all its threads; not those of other processes, such as a DataLoader's workers)."""

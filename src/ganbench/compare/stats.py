@@ -28,6 +28,7 @@ from ganbench.statistics import (
     median_ci,
     pairwise_mann_whitney,
 )
+from ganbench.summary import run_wall_seconds
 
 ALPHA = 0.05
 # Values larger than this are scaled by a power of two (exact) before their sums and squares are
@@ -57,12 +58,6 @@ def stdev(values: Sequence[float]) -> float:
     if len(values) < 2:
         return math.nan
     return _scaled(statistics.stdev, values, math.ldexp)
-
-
-def run_wall_seconds(summary: dict) -> float:
-    """The wall-clock seconds a run took in all: ``wall_seconds`` of its last stretch, plus
-    ``wall_seconds_before`` of the stretches before it was resumed."""
-    return float(summary["wall_seconds"]) + float(summary.get("wall_seconds_before") or 0.0)
 
 
 def run_cpu_seconds(summary: dict) -> float | None:
