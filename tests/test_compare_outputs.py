@@ -241,6 +241,7 @@ def test_metrics_narrows_every_table_test_and_plot(tmp_path, capsys):
     assert [c for c in columns if c.startswith(("modes_captured", "high_quality"))] == []
     assert {r["metric"] for r in csv.DictReader(open(out / "significance.csv"))} == {"reverse_kl"}
     assert "modes_captured" not in (out / "findings.md").read_text()
+    assert "Not shown (--metrics): high_quality, modes_captured." in (out / "comparison.md").read_text()
     assert not list(out.glob("*.png"))  # the runs' metrics.csv have no reverse_kl curve to plot
     # modes_captured has a curve: plotted by default, not when --metrics leaves it out
     write_run(tmp_path / "curves", "r", loss="hinge", metrics={"modes_captured": 8, "reverse_kl": 0.1},

@@ -162,7 +162,9 @@ def compare(
         for r in runs:
             warnings += [f"{p}: row left out" for p in r.problems]
         plotted = [f for f in files if f not in samples]
-        md = markdown_report(paths, len(runs), by, table, sig_table, caveats, warnings, plotted, samples, missing)
+        not_shown = [m for m in names if m not in shown]
+        md = markdown_report(paths, len(runs), by, table, sig_table, caveats, warnings, plotted, samples, missing,
+                             not_shown)  # fmt: skip
         atomic_write_text(out / "comparison.md", md)
     except OSError as err:
         raise CompareError(f"cannot write the comparison into {out} ({err}): choose another --out") from None

@@ -206,10 +206,11 @@ def markdown_report(
     files: Sequence[Path],
     samples: Sequence[Path] = (),
     sample_notes: Sequence[str] = (),
+    not_shown: Sequence[str] = (),
 ) -> str:
     """The text of ``comparison.md``: the table, the significance table, the warnings and the plots
     (``files``: the curves and budget curves; ``samples``: the sample figures, ``sample_notes``
-    their panels without samples)."""
+    their panels without samples; ``not_shown``: the runs' metrics that ``--metrics`` left out)."""
     md = [
         f"# Comparison of {n_runs} runs by {', '.join(by)}",
         "",
@@ -222,7 +223,8 @@ def markdown_report(
         "(it follows the machine's load, not only the objective's cost)."
         + (" Hyperparameters: the values of the keys the search varied, when the group's runs share one setting "
            "(the seed runs of one trial; such a group has no budget curve, its runs differing only in seed)."
-           if "hyperparameters (searched)" in table else ""),
+           if "hyperparameters (searched)" in table else "")
+        + (f" Not shown (--metrics): {', '.join(not_shown)}." if not_shown else ""),
         "",
         table,
         "",
