@@ -425,6 +425,9 @@ def test_old_records_fall_back_to_flags_then_names_with_a_warning(tmp_path):
     text = " ".join(result.warnings)
     assert "metric precision: no direction in the run records" in text and "from --minimize" in text
     assert "metric fid: no direction" in text and "guessed from its name" in text
+    # --metrics: warnings only for the metrics shown
+    narrow = compare([root], out=tmp_path / "narrow", plots=False, minimize=["precision"], metrics=["fid"])
+    assert [w for w in narrow.warnings if "direction" in w] == [next(w for w in result.warnings if "metric fid" in w)]
 
 
 def test_records_that_disagree_on_a_direction_give_no_best(tmp_path):

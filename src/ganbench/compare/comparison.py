@@ -131,9 +131,9 @@ def compare(
     groups = group_runs(runs, by)
     names = sorted({m for r in runs if r.status == "completed" for m in r.final_metrics()})
     shown = selected_metrics(names, metrics)
-    directions, direction_warnings = resolve_directions(runs, names, minimize, maximize)
-    warnings += [w for w in direction_warnings if w.split(":", 1)[0].removeprefix("metric ") in shown]
-    sample_directions, directions = directions, {m: directions[m] for m in shown}
+    directions, direction_warnings = resolve_directions(runs, shown, minimize, maximize)
+    warnings += direction_warnings
+    sample_directions = resolve_directions(runs, names, minimize, maximize)[0]
     stats = summarize(groups, directions, shown)
     for s in stats:
         warnings += [f"group {s.name} {w}: the comparison is unfair" for w in s.warnings]
