@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ganbench.study import (
     StudyError,
@@ -21,6 +22,7 @@ from ganbench.study import (
     optuna_trial_number,
     owning,
     sampler_seed,
+    stage_completed,
     time_left,
     trial_overrides,
 )
@@ -89,6 +91,12 @@ def test_two_stages_run_and_a_rerun_skips_what_is_done(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     assert "search, " not in again.stdout  # no trial left to run
     assert {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")} == before
+    # the finished seed stage is not even launched: no sweep start-up, nothing added to its log
+    trial_name = json.loads((seeds / "trial.json").read_text())["trial_dir"].split("/")[-1]
+    assert f"ring-hinge: seeds of trial {trial_name} (rank 1): all 2 runs completed" in again.stdout
+    log = root / "logs" / "ring-hinge.log"
+    size = log.stat().st_size
+    assert study(spec, root).returncode == 0 and log.stat().st_size == size
 
 
 ABLATED = """
@@ -185,6 +193,53 @@ def test_a_bad_ablation_is_named(tmp_path):
     spec.write_text(TINY + "ablations: {no_penalty: regularizer=none}\nallow_underpowered: true\n")
     with pytest.raises(StudyError, match="ablations must map a name .* to a list of overrides"):
         load_study_file(spec)
+
+
+def test_a_stage_is_skipped_only_when_every_run_completed_with_the_same_overrides(tmp_path):
+    seeds = [5, 6]
+    given = [
+        "dataset=ring",
+        "trainer.enable_progress_bar=false",
+        "optimizer.discriminator.betas=${optimizer.generator.betas}",
+    ]
+    args = [
+        "-m",
+        *given,
+        "hydra/launcher=joblib",
+        "seed=5,6",
+        f"hydra.sweep.dir={tmp_path}",
+        "hydra.sweep.subdir=s${seed}",
+    ]
+    # as Hydra records a job's overrides: its own spelling of the same values, the sweep's one seed
+    hydra_spelling = [
+        "dataset=ring",
+        "trainer.enable_progress_bar=False",
+        "optimizer.discriminator.betas=$\\{optimizer.generator.betas\\}",
+    ]
+
+    def write(seed: int, status: str = "completed", overrides: list[str] = hydra_spelling) -> None:
+        (tmp_path / f"s{seed}" / ".hydra").mkdir(parents=True, exist_ok=True)
+        (tmp_path / f"s{seed}" / "summary.json").write_text(json.dumps({
+            "status": status, "iterations": 20, "seed": seed, "choices": {}, "metrics": {}}))  # fmt: skip
+        (tmp_path / f"s{seed}" / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([*overrides, f"seed={seed}"]))
+
+    write(5)
+    assert not stage_completed(args, tmp_path, seeds)  # s6 has not run
+    write(6)
+    assert stage_completed(args, tmp_path, seeds)
+    for status in ("interrupted", "diverged", "failed"):
+        write(6, status=status)
+        assert not stage_completed(args, tmp_path, seeds), status
+    write(6, overrides=[*hydra_spelling[:2], "optimizer.discriminator.betas=[0.5,0.9]"])  # another setting
+    assert not stage_completed(args, tmp_path, seeds)
+    write(6, overrides=hydra_spelling[:2])  # one override fewer
+    assert not stage_completed(args, tmp_path, seeds)
+    write(6)
+    (tmp_path / "s6" / ".hydra" / "overrides.yaml").write_text("[unclosed")
+    assert not stage_completed(args, tmp_path, seeds)
+    write(6)
+    assert stage_completed(args, tmp_path, seeds)
+    assert not stage_completed([*args, "n_critic=2"], tmp_path, seeds)  # the stage now asks for more
 
 
 def test_best_trials_respect_direction_and_skip_failures(tmp_path):

@@ -15,7 +15,8 @@ configuration already has (its penalty is already none) runs nothing.
 
 ``--status`` says how many runs of each stage have ended against how many are planned, also
 while the study runs, and estimates the time left from the runs that ended. Rerunning the command
-skips what is done: the search runs only the trials still missing, and a seed run whose directory
+skips what is done: the search runs only the trials still missing, a seed or ablation stage whose
+runs all completed with the same overrides is not launched again, and a seed run whose directory
 holds a completed record returns at once (the run directories are named by trial and seed).
 Diverged and failed trials count at the worst value and stay in the study.
 Then ``ganbench-compare`` reads the study: the search runs give the budget curves, the seed runs
@@ -62,6 +63,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import OmegaConf
 
 from ganbench.config import override_key
@@ -454,12 +456,16 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
                 args = _rerun_args([*setting, *common, *wandb, *trial], seeds, where / "seeds" / f"top{rank + 1}")
                 if wandb:
                     args.append("logger.wandb.job_type=seeds")
-                print(f"ganbench-study: {name}: seeds of trial {trial_dir.name} (rank {rank + 1})", flush=True)
-                if not dry_run:
-                    _write_trial(where / "seeds" / f"top{rank + 1}", trial_dir, record)
-                    if wandb:
-                        mark_best_in_wandb(trial_dir, str(spec["name"]), rank + 1)
-                    _train(name, args, root / "logs" / f"{name}.log")
+                stage = f"{name}: seeds of trial {trial_dir.name} (rank {rank + 1})"
+                if stage_completed(args, where / "seeds" / f"top{rank + 1}", spec["seeds"]):
+                    print(f"ganbench-study: {stage}: all {len(spec['seeds'])} runs completed", flush=True)
+                else:
+                    print(f"ganbench-study: {stage}", flush=True)
+                    if not dry_run:
+                        _write_trial(where / "seeds" / f"top{rank + 1}", trial_dir, record)
+                        if wandb:
+                            mark_best_in_wandb(trial_dir, str(spec["name"]), rank + 1)
+                        _train(name, args, root / "logs" / f"{name}.log")
                 if rank > 0:
                     continue
                 for ablation, changes in (spec.get("ablations") or {}).items():
@@ -473,7 +479,11 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
                     args = _rerun_args([*ablated([*kept, *common], changes), *wandb, *changes], seeds, target)
                     if wandb:
                         args.append("logger.wandb.job_type=ablation")
-                    print(f"ganbench-study: {name}: ablation {ablation} of trial {trial_dir.name}", flush=True)
+                    stage = f"{name}: ablation {ablation} of trial {trial_dir.name}"
+                    if stage_completed(args, target, spec["seeds"]):
+                        print(f"ganbench-study: {stage}: all {len(spec['seeds'])} runs completed", flush=True)
+                        continue
+                    print(f"ganbench-study: {stage}", flush=True)
                     if not dry_run:
                         _write_trial(target, trial_dir, record, ablation=changes)
                         _train(name, args, root / "logs" / f"{name}.log")
@@ -609,6 +619,43 @@ def _rerun_args(overrides: Sequence[str], seeds: str, directory: Path) -> list[s
     """The ``ganbench-train`` arguments that run ``overrides`` once per seed of ``seeds`` (``100,101,…``)
     in ``directory``/s<seed>."""
     return ["-m", *overrides, f"seed={seeds}", f"hydra.sweep.dir={directory}", "hydra.sweep.subdir=s${seed}"]
+
+
+def stage_completed(args: Sequence[str], directory: Path, seeds: Sequence[Any]) -> bool:
+    """Whether every run of a seed or ablation stage (``args``: its ``ganbench-train -m`` arguments,
+    from :func:`_rerun_args`) already completed with exactly the overrides it would get now: then
+    launching the stage would only find each run done, and a continued study skips the sweep's
+    start-up. Any difference (a changed override, a run missing, interrupted, diverged or failed)
+    launches it, and ``ganbench-train`` decides run by run as before."""
+    seed_list = "seed=" + ",".join(str(int(s)) for s in seeds)
+    task = [a for a in args[1:] if not a.startswith(("hydra.", "hydra/"))]
+    for seed in seeds:
+        run_dir = directory / f"s{int(seed)}"
+        try:
+            record = load_record(run_dir)
+            saved = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())
+        except (ValueError, OSError, yaml.YAMLError):
+            return False
+        expected = [f"seed={int(seed)}" if a == seed_list else a for a in task]
+        if record.status != "completed" or not _same_overrides(saved, expected):
+            return False
+    return True
+
+
+def _same_overrides(saved: Any, given: Sequence[str]) -> bool:
+    """Whether Hydra's record of a job's overrides (``.hydra/overrides.yaml``, in Hydra's own
+    spelling: ``False``, ``$\\{…\\}``) says the same as the ``given`` command-line overrides."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    if not isinstance(saved, list) or len(saved) != len(given):
+        return False
+    try:
+        parsed = [OverridesParser.create().parse_overrides([str(o) for o in x]) for x in (saved, given)]
+    except HydraException:
+        return False
+    a, b = ([(o.type, o.get_key_element(), o.value()) for o in x] for x in parsed)
+    return a == b
 
 
 def _write_trial(directory: Path, trial_dir: Path, record: dict[str, Any], **extra: Any) -> None:
