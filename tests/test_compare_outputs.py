@@ -230,6 +230,53 @@ def test_seed_runs_of_one_trial_have_no_budget_curve_and_a_search_has_one(tmp_pa
     assert "such a group has no budget curve" in (tmp_path / "tuned" / "comparison.md").read_text()
 
 
+def write_search(root: Path, loss: str, kls: list[float]) -> Path:
+    """A search stage: <root>/ring/<loss>/search/<n>, one run per trial, each its own setting."""
+    for number, kl in enumerate(kls):
+        lr = 1e-4 * (number + 1)
+        run = write_run(root / "ring" / loss / "search", str(number), loss=loss, lr=lr,
+                        metrics={"modes_captured": 8, "high_quality": 0.5, "reverse_kl": kl})  # fmt: skip
+        record = json.loads((run / "summary.json").read_text())
+        record["trial"] = {"number": number, "params": {"optimizer.generator.lr": str(lr)}}
+        (run / "summary.json").write_text(json.dumps(record))
+    return root / "ring" / loss / "search"
+
+
+def test_search_gives_the_tuned_comparison_the_budget_curves_of_its_search(tmp_path, capsys):
+    seeds = write_seed_runs(tmp_path / "study", "minimax", [0.1, 0.2, 0.3])
+    search = write_search(tmp_path / "study", "minimax", [0.4, 0.2, 0.3])
+    out = tmp_path / "out"
+    assert main([str(seeds), "--by", "loss", "--out", str(out), "--search", str(search)]) == 0
+    capsys.readouterr()
+    # the table and tests: the three seed runs; the budget curve: the three trials, by hand over
+    # {0.4, 0.2, 0.3} (lower is better): k=1 the mean 0.3; k=2 the pairs' minima 0.2, 0.3, 0.2; k=3 0.2
+    md = (out / "comparison.md").read_text()
+    assert "| minimax | 3 |" in md
+    rows = [r for r in csv.DictReader(open(out / "budget.csv")) if r["metric"] == "reverse_kl"]
+    assert [(r["group"], int(r["k"])) for r in rows] == [("minimax", 1), ("minimax", 2), ("minimax", 3)]
+    assert [float(r["expected_best"]) for r in rows] == pytest.approx([0.3, 0.7 / 3, 0.2])
+    assert (out / "budget_reverse_kl.png").is_file()
+    assert f"Budget curves of the search runs under {search} (--search)" in md
+    assert "the budget curves below are those of the search, --search" in md
+    # without --search, the same comparison has none
+    assert compare([seeds], by=["loss"], out=tmp_path / "plain").budget == []
+
+
+@pytest.mark.parametrize("which", ["seeds", "missing"])
+def test_search_without_a_search_is_one_line_and_writes_nothing(tmp_path, capsys, which):
+    seeds = write_seed_runs(tmp_path / "study", "minimax", [0.1, 0.2, 0.3])
+    out = tmp_path / "out"
+    given = seeds if which == "seeds" else tmp_path / "nowhere"
+    assert main([str(seeds), "--out", str(out), "--search", str(given)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("ganbench-compare: error: --search: ")
+    if which == "seeds":
+        assert "no group of those runs is a search" in err and "STUDY/*/*/search" in err
+    else:
+        assert "nowhere" in err
+    assert not out.exists()
+
+
 def test_metrics_narrows_every_table_test_and_plot(tmp_path, capsys):
     for loss, kls in (("minimax", [0.1, 0.2, 0.3]), ("hinge", [0.4, 0.5, 0.6])):
         write_seed_runs(tmp_path / "study", loss, kls)

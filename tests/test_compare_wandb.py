@@ -111,3 +111,27 @@ def test_wandb_options_without_wandb_are_refused(tmp_path, capsys):
     assert exc.value.code == 2
     assert "--wandb-group and --wandb-project go with --wandb: add --wandb" in capsys.readouterr().err
     assert not (tmp_path / "runs" / "comparison").exists()
+
+
+def test_a_tuned_comparison_with_search_carries_the_search_s_budget_curves(tmp_path, offline, capsys):
+    study = _study(tmp_path / "study")
+    seeds = [str(p) for p in sorted(study.glob("*/*/seeds"))]
+    out = tmp_path / "out"
+    assert (
+        main([*seeds, "--by", "loss", "--out", str(out), "--wandb", "--search", str(study / "grid/hinge/search")]) == 0
+    )
+    capsys.readouterr()
+    (run_dir,) = (out / "wandb").glob("offline-run-*")
+    wandb.teardown()
+    logged = offline_run(out)
+    assert logged["config"]["runs"] == 10  # the tuned runs only
+    (history,) = logged["history"]
+    tuned = _table(run_dir, history, "tuned")
+    assert {r[tuned["columns"].index("loss")] for r in tuned["data"]} == {"ns", "w"}
+    budget = _table(run_dir, history, "budget")
+    col = {c: i for i, c in enumerate(budget["columns"])}
+    kl = [r[col["expected_best"]] for r in budget["data"] if r[col["metric"]] == "reverse_kl"]
+    assert {r[col["group"]] for r in budget["data"]} == {"hinge"}
+    assert kl == pytest.approx([0.3, 0.7 / 3, 0.2])  # best of k of the search's {0.4, 0.2, 0.3}, by hand
+    for figure in ("samples_ring", "budget_reverse_kl"):
+        assert _logged(history, f"figures/{figure}")["_type"] == "image-file"

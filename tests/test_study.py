@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import glob
 import json
 import os
@@ -85,6 +86,15 @@ def test_two_stages_run_and_a_rerun_skips_what_is_done(tmp_path):
 
     seed_reg, trial_reg = instantiate(seed_cfg.regularizer), instantiate(trial_cfg.regularizer)
     assert type(seed_reg) is type(trial_reg) and vars(seed_reg) == vars(trial_reg)
+    # the printed tuned comparison: the seed runs, with the budget curves of their search
+    from ganbench.compare import main as compare_main
+
+    (command,) = [line.strip() for line in done.stdout.splitlines() if "/tuned" in line]
+    args = [p for a in shlex.split(command)[1:] for p in (sorted(glob.glob(a)) if glob.has_magic(a) else [a])]
+    assert compare_main(args) == 0
+    assert "| ring | hinge | 2 |" in (root / "tuned" / "comparison.md").read_text()  # the 2 seed runs
+    budget = list(csv.DictReader(open(root / "tuned" / "budget.csv")))
+    assert max(int(r["k"]) for r in budget) == 3  # the 3 trials
     # rerun: no new trial, no new run
     before = {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")}
     again = study(spec, root)

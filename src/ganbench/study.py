@@ -490,7 +490,8 @@ def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) 
     q = shlex.quote(str(root))
     return [
         f"ganbench-compare {q}/*/*/search --by dataset,loss --out {shlex.quote(str(root / 'search'))}",
-        f"ganbench-compare {q}/*/*/seeds --by dataset,loss --out {shlex.quote(str(root / 'tuned'))}",
+        f"ganbench-compare {q}/*/*/seeds --by dataset,loss --out {shlex.quote(str(root / 'tuned'))} "
+        f"--search {q}/*/*/search",
         *(
             f"ganbench-compare {q}/*/*/seeds {q}/*/*/ablations/{name} "
             f"--by {','.join(['dataset', 'loss', *dict.fromkeys(override_key(o) for o in changes)])} "

@@ -58,6 +58,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--maximize", type=_split, default=[], help="metrics where higher is better, for run records without directions"
     )
+    p.add_argument(
+        "--search",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="the search runs behind the runs compared (e.g. STUDY/*/*/search, after the paths): the budget curves "
+        "are theirs, grouped by the same --by keys, beside the tuned table",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals (default 0)")
     p.add_argument(
         "--wandb",
@@ -77,7 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         result = compare(
-            args.paths, args.by, args.out, not args.no_plots, args.minimize, args.maximize, args.seed, args.metrics
+            args.paths,
+            args.by,
+            args.out,
+            not args.no_plots,
+            args.minimize,
+            args.maximize,
+            args.seed,
+            args.metrics,
+            args.search,
         )
         logged = log_comparison(result, args.wandb_group, args.wandb_project) if args.wandb else None
     except CompareError as err:

@@ -89,6 +89,26 @@ def selected_metrics(names: Sequence[str], metrics: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(metrics))
 
 
+def search_budget(
+    paths: Sequence[Path | str], by: Sequence[str], directions: dict[str, str | None], warnings: list[str]
+) -> list[BudgetCurve]:
+    """The budget curves of the search runs under ``paths``, grouped by ``by`` (``--search``), with
+    the warnings about their runs added to ``warnings``. CompareError when none of their groups
+    is a search (each re-runs one setting: the seed runs were given instead)."""
+    try:
+        runs, found, _ = counted_runs(paths)
+        curves = budget_curves(summarize(group_runs(runs, by), directions, list(directions)), by, directions)
+    except CompareError as err:
+        raise CompareError(f"--search: {err}") from None
+    if not curves:
+        raise CompareError(
+            "--search: no group of those runs is a search (each re-runs one setting), so there is no budget curve; "
+            "give the search runs, e.g. STUDY/*/*/search"
+        )
+    warnings += [f"--search: {w}" for w in found]
+    return curves
+
+
 def _write_plots(out: Path, stats: list[GroupStats], by: list[str], directions, curves) -> tuple[list[Path], list[str]]:
     """The curve and budget plots written, and a warning for each metric that could not be plotted."""
     files, warnings = [], []
@@ -118,12 +138,15 @@ def compare(
     maximize: Iterable[str] = (),
     seed: int = 0,
     metrics: Sequence[str] = (),
+    search: Sequence[Path | str] = (),
 ) -> Comparison:
     """Find, validate, group and summarise the runs under ``paths``; write the tables and plots into
     ``out`` (default: ``PATH/comparison`` for one PATH, else ``./comparison``). ``seed`` seeds the
     bootstrap intervals of the effect sizes. ``metrics``, when given, are the only metrics the tables,
     tests and plots show (the sample figures still pick each group's median run by the metric its
-    runs optimised)."""
+    runs optimised). ``search``, when given, are the search runs behind the compared ones (a
+    study's ``*/*/search``): the budget curves are theirs, grouped by the same keys, so that one
+    comparison of the tuned runs carries the budget curves of the search that chose them."""
     by = [k.strip() for k in by if k.strip()]
     if not by:
         raise CompareError("--by needs at least one key, e.g. --by loss,regularizer")
@@ -139,7 +162,7 @@ def compare(
         warnings += [f"group {s.name} {w}: the comparison is unfair" for w in s.warnings]
         warnings += [f"group {s.name} {n}" for n in s.notes]
     tests, caveats = significance(stats, by, directions, seed=seed)
-    curves = budget_curves(stats, by, directions)
+    curves = search_budget(search, by, directions, warnings) if search else budget_curves(stats, by, directions)
     table = markdown_table(stats, by, directions)
     sig_table = significance_table(stats, by, tests, directions)
 
@@ -164,7 +187,7 @@ def compare(
         plotted = [f for f in files if f not in samples]
         not_shown = [m for m in names if m not in shown]
         md = markdown_report(paths, len(runs), by, table, sig_table, caveats, warnings, plotted, samples, missing,
-                             not_shown)  # fmt: skip
+                             not_shown, search)  # fmt: skip
         atomic_write_text(out / "comparison.md", md)
     except OSError as err:
         raise CompareError(f"cannot write the comparison into {out} ({err}): choose another --out") from None

@@ -207,10 +207,12 @@ def markdown_report(
     samples: Sequence[Path] = (),
     sample_notes: Sequence[str] = (),
     not_shown: Sequence[str] = (),
+    search: Sequence[Path | str] = (),
 ) -> str:
     """The text of ``comparison.md``: the table, the significance table, the warnings and the plots
     (``files``: the curves and budget curves; ``samples``: the sample figures, ``sample_notes``
-    their panels without samples; ``not_shown``: the runs' metrics that ``--metrics`` left out)."""
+    their panels without samples; ``not_shown``: the runs' metrics that ``--metrics`` left out;
+    ``search``: the search runs the budget curves come from, when not from the runs compared)."""
     md = [
         f"# Comparison of {n_runs} runs by {', '.join(by)}",
         "",
@@ -222,7 +224,9 @@ def markdown_report(
         f"Failure rate = (diverged + failed) / runs. {TIME_COLUMN}: the mean wall-clock seconds of a completed run "
         "(it follows the machine's load, not only the objective's cost)."
         + (" Hyperparameters: the values of the keys the search varied, when the group's runs share one setting "
-           "(the seed runs of one trial; such a group has no budget curve, its runs differing only in seed)."
+           + ("(the seed runs of one trial; the budget curves below are those of the search, --search)."
+              if search else
+              "(the seed runs of one trial; such a group has no budget curve, its runs differing only in seed).")
            if "hyperparameters (searched)" in table else "")
         + (f" Not shown (--metrics): {', '.join(not_shown)}." if not_shown else ""),
         "",
@@ -254,9 +258,10 @@ def markdown_report(
         md += ["Curves (median over runs, band 25–75 % of runs; one panel per dataset):", "",
                *[f"![{p.stem}]({p.name})" for p in curves], ""]  # fmt: skip
     if budget:
+        source = f" of the search runs under {', '.join(str(Path(p)) for p in search)} (--search)" if search else ""
         md += [
-            "Budget curves: the expected best final metric among k runs drawn without replacement from a group's "
-            "runs (exact, from order statistics), band 25–75 % of that best (one far-off run can put the mean "
+            f"Budget curves{source}: the expected best final metric among k runs drawn without replacement from a "
+            "group's runs (exact, from order statistics), band 25–75 % of that best (one far-off run can put the mean "
             "outside the band); diverged and failed runs count as "
             "trials without a value (budget.csv has the probability that all k failed):",
             "",

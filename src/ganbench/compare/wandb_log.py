@@ -10,9 +10,9 @@ It carries the tables as ``wandb.Table``: ``tuned`` (per group: counts, mean, st
 median with its interval and that interval's coverage, of each metric; the searched
 hyperparameters), ``significance`` (every pair: U, exact p, Holm p, the better group, the effect
 sizes as a, b), ``effect_sizes`` (every pair the way ``findings.md`` writes it: the
-better-looking group first) and ``budget`` (the budget curves, when some group is a search); and
-every figure as a ``wandb.Image`` under ``figures/``, named as its file (``figures/samples_ring``,
-``figures/budget_mode_tv``, ``figures/mode_tv``).
+better-looking group first) and ``budget`` (the budget curves, when some group is a search or
+``--search`` gave the search runs); and every figure as a ``wandb.Image`` under ``figures/``,
+named as its file (``figures/samples_ring``, ``figures/budget_mode_tv``, ``figures/mode_tv``).
 Without an API key it is saved offline under ``OUT/wandb`` (``wandb sync`` uploads it).
 """
 
