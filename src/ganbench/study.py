@@ -678,8 +678,9 @@ def ablated(overrides: Sequence[str], changes: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ganbench-study",
-        description="Two-stage loss comparison: an equal hyperparameter search per loss, then the best "
-        "configurations on new seeds. Resumable: run the same command again to continue.",
+        description="A loss comparison in stages: an equal hyperparameter search per loss, the best configurations "
+        "on new seeds, then any ablations of them on the same seeds. Resumable: run the same command again to "
+        "continue.",
         epilog=__doc__.split("The study file (YAML)::", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -29,9 +29,10 @@ def _split(value: str) -> list[str]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="ganbench-compare",
-        description="Compare ganbench runs: per group, mean ± std, a 95% bootstrap interval and the best of each "
-        "final metric, failure rates, pairwise Mann-Whitney tests (Holm), budget curves (expected best of k "
-        "trials) and metric-vs-iteration plots, one panel per dataset.",
+        description="Compare ganbench runs: per group, of each final metric, mean ± std, the median with a "
+        "distribution-free interval labelled with its coverage, and the best run; failure rates; exact pairwise "
+        "Mann-Whitney tests (Holm) with effect sizes (findings.md); budget curves (expected best of k trials); "
+        "metric-vs-iteration plots and the samples of each group's median run, one panel per dataset.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
