@@ -107,7 +107,7 @@ def stop(proc: subprocess.Popen, root: Path, signum: int, after: float, mid_tria
     return proc.returncode, err
 
 
-def finish_and_check(spec: Path, root: Path, losses: list[str]) -> None:
+def finish_and_check(spec: Path, root: Path, losses: list[str], seeds: int = 1) -> None:
     proc = start(spec, root)
     out, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-2000:] + err[-2000:]
@@ -119,7 +119,7 @@ def finish_and_check(spec: Path, root: Path, losses: list[str]) -> None:
         assert sum(s in ("COMPLETE", "FAIL") for s in trials) == TRIALS, (name, trials)
     assert not processes_of(root, proc.pid)
     for loss in losses:
-        assert len(list((root / "ring" / loss / "seeds" / "top1").glob("s*/summary.json"))) == 1
+        assert len(list((root / "ring" / loss / "seeds" / "top1").glob("s*/summary.json"))) == seeds
 
 
 def test_sigterm_stops_the_run_and_a_rerun_counts_each_trial_once(tmp_path):
@@ -153,3 +153,46 @@ def test_killed_at_random_points_by_every_signal(tmp_path):
             assert "stopped by SIGINT" in err
             assert all("RUNNING" not in trials for trials in trial_states(root).values())
     finish_and_check(spec, root, losses)
+
+
+@pytest.mark.slow
+def test_a_study_continues_elsewhere_from_its_exported_records(tmp_path):
+    """Stopped during its seed stage, a study's raw records (ganbench-export-records: no checkpoint,
+    no plot, no log) are all another machine needs to finish it: the trials that reported are kept
+    and not run again, the trial stopped mid-run is run afresh, and the budget is met exactly."""
+    from ganbench.record_export import export_records
+
+    spec = write_spec(tmp_path / "study.yaml", ["hinge"])
+    spec.write_text(spec.read_text().replace("seeds: [5]", "seeds: [5, 6]").replace("iterations=300", "iterations=2000"))
+    root = tmp_path / "here"
+    proc = start(spec, root)
+    seed_run = root / "ring" / "hinge" / "seeds" / "top1" / "s5"
+    deadline = time.monotonic() + 300
+    while not (seed_run / "summary.json").is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # the seed run has started
+    time.sleep(2.0)  # and is some iterations in
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert not wait_for_no_processes(root, proc.pid, timeout=3)
+    searched = {p.relative_to(root): p.read_bytes() for p in root.glob("ring/hinge/search/*/*/summary.json")}
+    assert len(searched) == TRIALS
+    assert trial_states(root) == {"ring-hinge": ["COMPLETE"] * TRIALS}
+
+    import json
+
+    stopped = json.loads((seed_run / "summary.json").read_text())
+    assert stopped["status"] == "interrupted" and 0 < stopped["iterations"] < 2000, stopped
+    records = tmp_path / "records"
+    export_records(root, records)
+    assert not list(records.rglob("*.ckpt")) and not list(records.rglob("*.png"))
+    elsewhere = tmp_path / "elsewhere"
+    records.rename(elsewhere)  # another path, as on another machine
+    finish_and_check(spec, elsewhere, ["hinge"], seeds=2)
+    # the search is the exported one, untouched: no trial was run again
+    assert {p.relative_to(elsewhere): p.read_bytes() for p in elsewhere.glob("ring/hinge/search/*/*/summary.json")} == searched
+    assert trial_states(elsewhere) == {"ring-hinge": ["COMPLETE"] * TRIALS}
+    # the seed run stopped mid-run (its checkpoint stayed behind) ran again from the start, to the end
+    for seed in ("s5", "s6"):
+        record = json.loads((elsewhere / "ring" / "hinge" / "seeds" / "top1" / seed / "summary.json").read_text())
+        assert record["status"] == "completed" and record["iterations"] == 2000, (seed, record["status"])
