@@ -514,3 +514,26 @@ def test_status_says_how_long_the_runs_left_take_at_the_median_run_time(tmp_path
         "of run time"
     ]
     assert time_left(spec, tmp_path, 0) == []  # nothing left
+
+
+def test_lanes_deal_out_the_cores_and_the_estimate_counts_them(tmp_path, monkeypatch):
+    from ganbench.study import lanes, runs_at_once
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert lanes(1) == [None]  # one lane: not pinned
+    assert lanes(2) == [{0, 2}, {1, 3}]
+    assert lanes(3) == [{0, 3}, {1}, {2}]
+    assert lanes(8) == [{0}, {1}, {2}, {3}]  # no more lanes than cores
+    assert runs_at_once({"parallel": 2, "search_overrides": ["hydra.sweeper.n_jobs=1"]}) == (2, "parallel: 2")
+    assert runs_at_once({"search_overrides": ["hydra.sweeper.n_jobs=2"]}) == (2, "hydra.sweeper.n_jobs")
+    assert runs_at_once({}) is None
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5})
+    assert lanes(2) == [None] and runs_at_once({"parallel": 2}) is None  # one core: one lane
+
+
+@pytest.mark.parametrize("value", [0, -1, "two", True, 1.5])
+def test_a_bad_parallel_is_named(tmp_path, value):
+    spec = tmp_path / "study.yaml"
+    spec.write_text(TINY + f"parallel: {json.dumps(value)}\n")
+    with pytest.raises(StudyError, match=r"parallel=.*: give how many \(dataset, loss\) pipelines run at once"):
+        load_study_file(spec)

@@ -10,7 +10,9 @@ root of a scratch copy of the records, and then checks:
 - every block of a README between ``<!-- generated: PATH -->`` and ``<!-- end generated -->`` is a
   run of whole lines of PATH (relative to the README) as written now;
 - every Markdown table of a study README is inside such a block, or follows a
-  ``<!-- not generated: why -->`` line (a published paper's numbers, a summary of settings).
+  ``<!-- not generated: why -->`` line (a published paper's numbers, a summary of settings);
+- every ```console block that starts with ``$ ganbench-study … --status`` (where a running study
+  stands, read from its committed records) shows what that command prints now.
 
 So a README that drifts from its data, or data that drifts from its README, fails here.
 """
@@ -27,6 +29,7 @@ import pytest
 
 from ganbench.compare.cli import main as compare_main
 from ganbench.compare.cli import parse_args
+from ganbench.study import main as study_main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "experiments"
@@ -132,6 +135,33 @@ def check_readme(readme_path: Path, scratch: Path, committed_root: Path) -> list
     return problems
 
 
+def status_blocks(readme: str) -> list[tuple[str, str]]:
+    """``(command, output)`` of each ```console block whose first line is ``$ ganbench-study … --status``."""
+    found = []
+    for block in re.findall(r"```console\n(.*?)```", readme, flags=re.S):
+        first, _, output = block.partition("\n")
+        if first.startswith("$ ganbench-study ") and "--status" in shlex.split(first):
+            found.append((first[2:], output))
+    return found
+
+
+def status_problems(readme_path: Path, scratch: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The quoted ``--status`` outputs of the README that differ from what the command prints now,
+    run from ``scratch`` (a copy of the committed records)."""
+    problems = []
+    for command, shown in status_blocks(readme_path.read_text()):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.chdir(scratch)
+            capsys.readouterr()
+            code = study_main(shlex.split(command)[1:])
+            printed = capsys.readouterr()
+        if code != 0:
+            problems.append(f"{readme_path.name}: `{command}` exited {code}: {printed.err.strip()}")
+        elif printed.out != shown:
+            problems.append(f"{readme_path.name}: `{command}` prints now:\n{printed.out}")
+    return problems
+
+
 STUDIES = sorted(p.parent for p in EXPERIMENTS.glob("*/README.md"))
 
 
@@ -143,6 +173,15 @@ def test_the_readme_equals_what_its_commands_write_from_the_committed_records(st
         assert commands, f"{study.name}: records are committed but the README gives no ganbench-compare command"
     regenerate(commands, tmp_path)
     assert check_readme(study / "README.md", tmp_path, ROOT) == []
+
+
+@pytest.mark.parametrize("study", STUDIES, ids=lambda p: p.name)
+def test_a_quoted_study_status_is_what_the_committed_records_give(study, tmp_path, capsys):
+    regenerate([], tmp_path)  # a copy of the records: reading Optuna's storage must not touch the committed one
+    for spec in EXPERIMENTS.glob("*/*.yaml"):  # and of the study files
+        (tmp_path / spec.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(spec, tmp_path / spec.relative_to(ROOT))
+    assert status_problems(study / "README.md", tmp_path, capsys) == []
 
 
 def test_the_studies_with_records(tmp_path):
@@ -191,6 +230,38 @@ def test_the_check_catches_a_changed_number_anywhere(tmp_path):
     summary.write_text(summary.read_text().replace('"high_quality": 0.5', '"high_quality": 0.45'))
     found = problems()
     assert "README.md:5: the block differs from results/comparison.md as written now" in found
+
+
+def test_the_status_check_catches_a_changed_count(tmp_path, capsys):
+    """On a study made here (two of its four runs ended): a README quoting its ``--status`` passes,
+    and fails once a count in the quote differs from the records."""
+    from test_compare import write_run
+
+    repo = tmp_path / "repo"
+    study = repo / "experiments" / "demo"
+    seeds = study / "records" / "ring" / "hinge" / "seeds" / "top1"
+    for seed in (5, 6):
+        write_run(seeds, f"s{seed}", loss="hinge", seed=seed, metrics={"mode_tv": 0.1})
+    (study / "study.yaml").write_text(
+        "name: demo\ndatasets: [ring]\ntrials: 2\ntop_k: 1\nseeds: [5, 6]\nallow_underpowered: true\n"
+        "losses:\n  hinge: {search: hinge}\n"
+    )
+    command = "ganbench-study experiments/demo/study.yaml --dir experiments/demo/records --status"
+    readme = study / "README.md"
+    shown = (
+        "study demo in experiments/demo/records: 2 of 4 runs ended\n"
+        "dataset  loss   search  seeds\n"
+        "ring     hinge  0/2     2/2\n"
+        "time: a run took a median of 0 min (wall time, over the 2 runs ended); the 2 runs left take about 1 min of "
+        "run time\n"
+    )  # written by hand: the two seed runs' records (wall times 15 and 16 s: a median of 15.5 s, 31 s for the
+    # two search trials left), no search trial yet
+    readme.write_text(f"```console\n$ {command}\n{shown}```\n")
+    assert status_blocks(readme.read_text()) == [(command, shown)]
+    assert status_problems(readme, repo, capsys) == []
+    readme.write_text(readme.read_text().replace("2 of 4", "3 of 4"))
+    (problem,) = status_problems(readme, repo, capsys)
+    assert problem.startswith(f"README.md: `{command}` prints now:\nstudy demo in experiments/demo/records: 2 of 4")
 
 
 def test_the_toy_readme_s_d_fake_figures_are_the_records():

@@ -163,7 +163,8 @@ def test_a_study_continues_elsewhere_from_its_exported_records(tmp_path):
     from ganbench.record_export import export_records
 
     spec = write_spec(tmp_path / "study.yaml", ["hinge"])
-    spec.write_text(spec.read_text().replace("seeds: [5]", "seeds: [5, 6]").replace("iterations=300", "iterations=2000"))
+    text = spec.read_text().replace("seeds: [5]", "seeds: [5, 6]")
+    spec.write_text(text.replace("iterations=300", "iterations=2000"))
     root = tmp_path / "here"
     proc = start(spec, root)
     seed_run = root / "ring" / "hinge" / "seeds" / "top1" / "s5"
@@ -175,7 +176,11 @@ def test_a_study_continues_elsewhere_from_its_exported_records(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
     assert not wait_for_no_processes(root, proc.pid, timeout=3)
-    searched = {p.relative_to(root): p.read_bytes() for p in root.glob("ring/hinge/search/*/*/summary.json")}
+
+    def search_records(where: Path) -> dict[Path, bytes]:
+        return {p.relative_to(where): p.read_bytes() for p in where.glob("ring/hinge/search/*/*/summary.json")}
+
+    searched = search_records(root)
     assert len(searched) == TRIALS
     assert trial_states(root) == {"ring-hinge": ["COMPLETE"] * TRIALS}
 
@@ -190,9 +195,130 @@ def test_a_study_continues_elsewhere_from_its_exported_records(tmp_path):
     records.rename(elsewhere)  # another path, as on another machine
     finish_and_check(spec, elsewhere, ["hinge"], seeds=2)
     # the search is the exported one, untouched: no trial was run again
-    assert {p.relative_to(elsewhere): p.read_bytes() for p in elsewhere.glob("ring/hinge/search/*/*/summary.json")} == searched
+    assert search_records(elsewhere) == searched
     assert trial_states(elsewhere) == {"ring-hinge": ["COMPLETE"] * TRIALS}
     # the seed run stopped mid-run (its checkpoint stayed behind) ran again from the start, to the end
     for seed in ("s5", "s6"):
         record = json.loads((elsewhere / "ring" / "hinge" / "seeds" / "top1" / seed / "summary.json").read_text())
         assert record["status"] == "completed" and record["iterations"] == 2000, (seed, record["status"])
+
+
+def lanes_spec(path: Path, losses: list[str], iterations: int = 300, extra: str = "") -> Path:
+    """A study of ``losses`` whose (dataset, loss) pipelines run two at a time, one trial at a time each."""
+    path.write_text(f"""
+name: lanes
+datasets: [ring]
+trials: {TRIALS}
+top_k: 1
+seeds: [5, 6]
+allow_underpowered: true
+parallel: 2
+overrides: [iterations={iterations}, eval.every=null, checkpoint.every=null, log_every=50,
+            trainer.enable_progress_bar=false]
+launcher: [hydra/launcher=joblib]
+search_overrides: [hydra.sweeper.n_jobs=1]
+losses: {{{", ".join(f"{loss}: {{search: {loss}{extra if loss == losses[-1] else ''}}}" for loss in losses)}}}
+""")
+    return path
+
+
+def sweeps_seen(root: Path, proc: subprocess.Popen) -> list[dict[str, frozenset[int]]]:
+    """Until ``proc`` ends: at each look (every 0.1 s), the study's sweeps then running (each
+    ``ganbench.train -m`` naming its (dataset, loss) study) with the cores each may run on."""
+    looks = []
+    while proc.poll() is None:
+        now = {}
+        for line in processes_of(root, proc.pid):
+            pid = line.partition(": ")[0]
+            try:
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            names = [a.split("=", 1)[1] for a in args if a.startswith("hydra.sweeper.study_name=")]
+            if "ganbench.train" in args and names:
+                name = names[0]
+                allowed = next(x.split()[1] for x in status.splitlines() if x.startswith("Cpus_allowed_list:"))
+                now[name] = frozenset(_cores(allowed))
+        looks.append(now)
+        time.sleep(0.1)
+    return looks
+
+
+def _cores(text: str) -> set[int]:
+    """``0-1,3`` → {0, 1, 3}."""
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out |= set(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="two lanes need two cores")
+def test_two_lanes_run_two_pipelines_at_once_on_their_own_cores(tmp_path):
+    """``parallel: 2``: the two (dataset, loss) pipelines run side by side, each sweep pinned to
+    its own half of the cores, and the study ends with each one's trial budget and seed runs."""
+    losses = ["hinge", "least_squares"]
+    root = tmp_path / "study"
+    proc = start(lanes_spec(tmp_path / "study.yaml", losses), root)
+    looks = sweeps_seen(root, proc)
+    out, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, out[-2000:] + err[-2000:]
+    both = [look for look in looks if len(look) == 2]
+    assert both, "the two pipelines never ran at once"
+    for look in both:
+        first, second = look.values()
+        assert first and second and not first & second, look  # disjoint cores
+    cores = set(os.sched_getaffinity(0))
+    assert all(set(c) < cores for look in looks for c in look.values())  # each a share, never all
+    finish_and_check(tmp_path / "study.yaml", root, losses, seeds=2)  # done: a rerun adds nothing
+
+
+def test_a_failing_lane_stops_the_other_and_the_study_says_which(tmp_path):
+    """One pipeline's sweep is refused at once while the other's runs: the study stops the running
+    one (nothing left behind, no trial RUNNING) and exits with the refused sweep's one line."""
+    spec = lanes_spec(tmp_path / "study.yaml", ["hinge", "least_squares"], 3000, extra=", overrides: [n_critc=2]")
+    root = tmp_path / "study"
+    proc = start(spec, root)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2, err[-2000:]
+    (line,) = err.strip().splitlines()
+    assert line.startswith("ganbench-study: ring-least_squares: ganbench-train exited 2: ganbench: n_critc is not a ")
+    assert not wait_for_no_processes(root, proc.pid, timeout=3)
+    assert all("RUNNING" not in trials for trials in trial_states(root).values())
+
+
+def test_sigterm_stops_every_lane_and_a_rerun_finishes(tmp_path):
+    losses = ["hinge", "least_squares"]
+    spec = lanes_spec(tmp_path / "study.yaml", losses)
+    root = tmp_path / "study"
+    code, err = stop(start(spec, root), root, signal.SIGTERM, after=2.0, mid_trial=True)
+    assert code == 128 + signal.SIGTERM, err[-2000:]
+    assert "Traceback" not in err
+    assert all("RUNNING" not in trials for trials in trial_states(root).values())
+    finish_and_check(spec, root, losses, seeds=2)
+
+
+@pytest.mark.slow
+def test_lanes_draw_the_same_candidates_as_one_search_of_two_trials_at_once(tmp_path):
+    """The same study run as two lanes of one trial at a time, and as one lane of two trials at a
+    time (hydra.sweeper.n_jobs=2): every (dataset, loss) tried the same settings."""
+    losses = ["hinge", "least_squares"]
+
+    def params(spec: Path, root: Path) -> dict[str, list[dict]]:
+        proc = start(spec, root)
+        out, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, out[-2000:] + err[-2000:]
+        storage = f"sqlite:///{root / 'optuna.db'}"
+        return {
+            s.study_name: [t.params for t in optuna.load_study(study_name=s.study_name, storage=storage).trials]
+            for s in optuna.get_all_study_summaries(storage)
+        }
+
+    lanes = lanes_spec(tmp_path / "lanes.yaml", losses, iterations=20)
+    batched = tmp_path / "batched.yaml"
+    batched.write_text(lanes.read_text().replace("parallel: 2", "parallel: 1").replace("n_jobs=1", "n_jobs=2"))
+    two_lanes, one_lane = params(lanes, tmp_path / "lanes"), params(batched, tmp_path / "batched")
+    assert sorted(two_lanes) == ["ring-hinge", "ring-least_squares"]
+    assert two_lanes == one_lane
+    assert two_lanes["ring-hinge"] != two_lanes["ring-least_squares"]  # each its own candidates

@@ -51,19 +51,29 @@ def stop_group(pgid: int, grace: float = GRACE_SECONDS, leader: subprocess.Popen
     """SIGTERM to process group ``pgid``, then SIGKILL to what is left of it after ``grace`` seconds.
     ``leader``: the group's leader when it is this process's child, reaped here (a zombie leader
     would keep the group alive)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if leader is not None:
-            leader.poll()
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+    stop_groups({pgid: leader}, grace)
+
+
+def stop_groups(groups: dict[int, subprocess.Popen | None], grace: float = GRACE_SECONDS) -> None:
+    """:func:`stop_group` for several groups at once (pgid → leader or None): SIGTERM to each, then
+    SIGKILL to what is left of them after one grace period."""
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGTERM)
+    deadline, left = time.monotonic() + grace, dict(groups)
+    while left and time.monotonic() < deadline:
+        for pgid, leader in list(left.items()):
+            if leader is not None:
+                leader.poll()
+            try:
+                os.killpg(pgid, 0)
+            except (ProcessLookupError, PermissionError):
+                del left[pgid]
+        if left:
+            time.sleep(0.1)
+    for pgid in left:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def guard(parent: int, pgid: int) -> None:
@@ -106,27 +116,49 @@ def stop_signals_raise() -> Iterator[None]:
             signal.signal(s, h)
 
 
+class GuardedProcess:
+    """A command started in its own process group, with a guard that stops the group if this
+    process is killed; not waited for (:meth:`poll`), so that several can run at once.
+
+    ``cpus``: the cores the command and every process it starts may run on (Linux affinity);
+    None: this process's own."""
+
+    def __init__(self, args: Sequence[str], stdout: IO[str], cpus: set[int] | None = None) -> None:
+        pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+        self.child = subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
+                                      start_new_session=True, preexec_fn=pin)  # fmt: skip
+        self.watcher = _start_guard(self.child.pid)
+
+    def poll(self) -> int | None:
+        """The command's exit code, or None while it runs."""
+        return self.child.poll()
+
+    def close(self) -> None:
+        """Stop the command's group if it still runs, then the guard."""
+        close_all([self])
+
+
+def close_all(processes: Sequence[GuardedProcess]) -> None:
+    """Stop the groups of the commands that still run (together: one grace period for all), then
+    their guards. The guard goes only once its leader is reaped (SIGKILL: its SIGTERM handler would
+    stop the group)."""
+    running = [p for p in processes if p.child.poll() is None]
+    stop_groups({p.child.pid: p.child for p in running})
+    for p in processes:
+        p.child.wait()
+        if p.watcher.poll() is None:
+            p.watcher.kill()
+        p.watcher.wait()
+
+
 def run_guarded(args: Sequence[str], stdout: IO[str]) -> int:
     """Run ``args`` (output to ``stdout``) in its own process group, with a guard; its exit code.
 
     Raises :class:`StopRequestedError` after stopping the command's whole group when this process gets
     SIGTERM or SIGINT; the guard stops the group when this process is killed."""
     with stop_signals_raise():
-        child = subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
-                                 start_new_session=True)  # fmt: skip
-        watcher = _start_guard(child.pid)
+        process = GuardedProcess(args, stdout)
         try:
-            return child.wait()
-        except StopRequestedError:
-            stop_group(child.pid, leader=child)
-            child.wait()
-            raise
-        finally:
-            if child.poll() is None:  # any other exception: leave nothing behind
-                stop_group(child.pid, leader=child)
-                child.wait()
-            # the guard is no longer needed once the leader is reaped (SIGKILL: its SIGTERM handler
-            # would stop the group)
-            if watcher.poll() is None:
-                watcher.kill()
-            watcher.wait()
+            return process.child.wait()
+        finally:  # stopped (StopRequestedError) or any other exception: leave nothing behind
+            process.close()

@@ -19,6 +19,10 @@ skips what is done: the search runs only the trials still missing, a seed or abl
 runs all completed with the same overrides is not launched again, and a seed run whose directory
 holds a completed record returns at once (the run directories are named by trial and seed).
 Diverged and failed trials count at the worst value and stay in the study.
+With ``parallel: N``, N (dataset, loss) pipelines (search, then seeds, then ablations) run at
+once, each pinned to its share of the cores: a lane never waits for another, where a search running
+N trials at once (``hydra.sweeper.n_jobs=N``) waits for the slowest of each batch of N before it
+asks for the next. Each (dataset, loss) draws the same candidates either way.
 Then ``ganbench-compare`` reads the study: the search runs give the budget curves, the seed runs
 the tuned table, intervals and tests (the commands are printed at the end).
 
@@ -36,6 +40,7 @@ The study file (YAML)::
     overrides: [iterations=10000, eval.every=2500]   # for every run
     launcher: [hydra/launcher=joblib]                  # optional: how each sweep runs its jobs
     search_overrides: [hydra.sweeper.n_jobs=2]         # optional: for the searches only (trials at once)
+    parallel: 1                    # optional: (dataset, loss) pipelines at once, each on its own cores
     ablations:                                         # optional: the best configuration again, changed
       no_penalty: [regularizer=none]                   #   <dataset>/<loss>/ablations/no_penalty/s<seed>
     losses:
@@ -49,6 +54,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import math
@@ -59,16 +65,17 @@ import signal
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 from omegaconf import OmegaConf
 
 from ganbench.config import override_key
 from ganbench.console import print_result
-from ganbench.process_guard import StopRequestedError, run_guarded, stop_signals_raise
+from ganbench.process_guard import GuardedProcess, StopRequestedError, close_all, stop_signals_raise
 from ganbench.search_space import penalty_overrides
 from ganbench.summary import FAILURES, atomic_write_text, load_record, run_wall_seconds
 
@@ -112,6 +119,9 @@ def load_study_file(path: Path) -> dict[str, Any]:
             f"{path}: ablations must map a name (letters, digits, _) to a list of overrides, "
             "e.g. `ablations: {{no_penalty: [regularizer=none]}}`"
         )
+    parallel = spec.get("parallel", 1)
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+        raise StudyError(f"{path}: parallel={parallel!r}: give how many (dataset, loss) pipelines run at once, e.g. 2")
     problem = design_problem(spec)
     if problem and not spec.get("allow_underpowered", False):
         raise StudyError(f"{path}: {problem}; or set `allow_underpowered: true`")
@@ -156,19 +166,6 @@ class StudyRunError(RuntimeError):
         super().__init__(f"{name}: ganbench-train exited {code}: {last.strip()} (the whole output: {log})")
 
 
-def _train(name: str, args: Sequence[str], log: Path) -> None:
-    """Run ``ganbench-train`` with ``args`` (output appended to ``log``); :class:`StudyRunError` when
-    it fails. The run and every process it starts stop when this process stops
-    (:func:`ganbench.process_guard.run_guarded`)."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as out:
-        out.write("$ ganbench-train " + " ".join(shlex.quote(a) for a in args) + "\n")
-        out.flush()
-        code = run_guarded([sys.executable, "-m", "ganbench.train", *args], stdout=out)
-    if code != 0:
-        raise StudyRunError(name, code, log)
-
-
 def _load_optuna_study(storage: Path, study_name: str) -> Any:
     """The Optuna study ``study_name`` of the SQLite ``storage``, or None when there is none yet."""
     if not storage.is_file():
@@ -208,6 +205,15 @@ def _finished_trial_numbers(storage: Path, study_name: str) -> set[int]:
 
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
     return {t.number for t in study.trials if t.state in finished}
+
+
+def create_storage(storage: Path) -> None:
+    """Create the SQLite ``storage`` and its tables, if not yet there: the searches that run side by side
+    (``parallel``) then only add to it (two creating it at once collide on its schema version)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.storages.RDBStorage(f"sqlite:///{storage}").remove_session()
 
 
 def abandon_running_trials(storage: Path) -> int:
@@ -405,88 +411,195 @@ def owning(root: Path, wait: float | None = None) -> Any:
 
 
 def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[str]:
-    """Run (or continue) both stages; return the ganbench-compare commands for the results.
+    """Run (or continue) every stage; return the ganbench-compare commands for the results.
 
     The caller owns ``root`` (:func:`owning`). Trials left RUNNING by a stopped earlier pass are
-    marked PRUNED first, and again when this pass is interrupted (:func:`abandon_running_trials`)."""
+    marked PRUNED first, and again when this pass is interrupted or a sweep fails
+    (:func:`abandon_running_trials`)."""
     root.mkdir(parents=True, exist_ok=True)
     storage = (root / STORAGE).resolve()
     if not dry_run:
+        create_storage(storage)
         abandon_running_trials(storage)
+    pipelines = [
+        _pipeline(spec, root, storage, str(dataset), str(loss), entry, dry_run)
+        for dataset in spec["datasets"]
+        for loss, entry in spec["losses"].items()
+    ]
     try:
-        return _run_stages(spec, root, storage, dry_run)
-    except StopRequestedError:
+        if dry_run:
+            for pipeline in pipelines:
+                for _ in pipeline:
+                    pass
+        else:
+            _run_in_lanes(pipelines, lanes(int(spec.get("parallel", 1))))
+    except (StopRequestedError, StudyRunError):  # every sweep stopped: the trials they ran did not report
         abandon_running_trials(storage)
         raise
+    return _compare_commands(spec, root)
 
 
-def _run_stages(spec: dict[str, Any], root: Path, storage: Path, dry_run: bool) -> list[str]:
+@dataclass
+class Sweep:
+    """One ``ganbench-train`` sweep of a study: the (dataset, loss) it belongs to, its arguments and
+    its log, and what to write just before it starts."""
+
+    name: str
+    args: list[str]
+    log: Path
+    before: Callable[[], None] = lambda: None
+
+
+def lanes(parallel: int) -> list[set[int] | None]:
+    """The cores of each of ``parallel`` lanes: this process's cores dealt out in turn (lane i gets
+    cores i, i + n, …), so that each lane's runs have their own share; ``[None]`` (no pinning) for one
+    lane. No more lanes than cores."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    n = min(max(1, parallel), len(cores)) if cores else 1
+    if n == 1:
+        return [None]
+    return [set(cores[i::n]) for i in range(n)]
+
+
+def _run_in_lanes(pipelines: Sequence[Iterator[Sweep]], cores: Sequence[set[int] | None]) -> None:
+    """Run the sweeps of ``pipelines``, each pipeline's in order, up to ``len(cores)`` pipelines at
+    once: a lane takes the next pipeline when its own has no sweep left, and its sweeps run on its
+    cores. A failed sweep stops the others and raises :class:`StudyRunError`; SIGTERM or SIGINT stops
+    every sweep and raises :class:`StopRequestedError`."""
+    waiting = list(pipelines)
+    current: list[Iterator[Sweep] | None] = [None] * len(cores)
+    running: dict[int, tuple[Sweep, GuardedProcess, IO[str]]] = {}
+
+    def start_next(lane: int) -> None:
+        while True:
+            if current[lane] is None:
+                if not waiting:
+                    return
+                current[lane] = waiting.pop(0)
+            sweep = next(current[lane], None)
+            if sweep is None:
+                current[lane] = None
+                continue
+            sweep.before()
+            out = _open_log(sweep)
+            args = [sys.executable, "-m", "ganbench.train", *sweep.args]
+            running[lane] = (sweep, GuardedProcess(args, out, cpus=cores[lane]), out)
+            return
+
+    with stop_signals_raise():
+        try:
+            for lane in range(len(cores)):
+                start_next(lane)
+            while running:
+                for lane, (sweep, process, out) in list(running.items()):
+                    code = process.poll()
+                    if code is None:
+                        continue
+                    out.close()
+                    del running[lane]
+                    if code != 0:
+                        raise StudyRunError(sweep.name, code, sweep.log)
+                    start_next(lane)
+                if running:
+                    time.sleep(0.5)
+        finally:
+            close_all([process for _, process, _ in running.values()])
+            for _, _, out in running.values():
+                out.close()
+
+
+def _open_log(sweep: Sweep) -> IO[str]:
+    """The sweep's log, opened for appending, with the command written first."""
+    sweep.log.parent.mkdir(parents=True, exist_ok=True)
+    out = open(sweep.log, "a")  # noqa: SIM115 (closed when the sweep ends)
+    out.write("$ ganbench-train " + " ".join(shlex.quote(a) for a in sweep.args) + "\n")
+    out.flush()
+    return out
+
+
+def _pipeline(
+    spec: dict[str, Any], root: Path, storage: Path, dataset: str, loss: str, entry: dict[str, Any], dry_run: bool
+) -> Iterator[Sweep]:
+    """The sweeps of one (dataset, loss), in order: its search (the trials still missing), the seed
+    runs of its best trials, its ablations. Each is yielded once the previous one has ended, so that
+    what follows a search is chosen from its finished trials; a stage whose runs all completed is
+    skipped (with ``dry_run`` nothing is written, and only what would run is said)."""
     common = [*map(str, spec.get("overrides") or []), *map(str, spec.get("launcher") or [])]
     if spec.get("optimized_metric"):  # the search optimises what the seeds stage ranks by
         common.append(f"optimized_metric={spec['optimized_metric']}")
     wandb = ["logger.wandb.group=" + str(spec["name"])] if any(o == "logger=wandb" for o in common) else []
-    for dataset in spec["datasets"]:
-        for loss, entry in spec["losses"].items():
-            base = _base_overrides(str(dataset), entry)
-            where = root / str(dataset) / str(loss)
-            name = f"{dataset}-{loss}"
-            done, asked = _trial_counts(storage, name)
-            missing = int(spec["trials"]) - done
-            if missing > 0:
-                args = [
-                    "-m", *base, *common, *wandb,
-                    f"hydra.sweeper.n_trials={missing}",
-                    f"hydra.sweeper.storage=sqlite:///{storage}",
-                    f"hydra.sweeper.study_name={name}",
-                    f"hydra.sweeper.sampler.seed={_search_seed(spec, str(dataset), str(loss), done)}",
-                    f"hydra.sweep.dir={where / 'search' / f'from{asked:04d}'}",  # a new directory per pass
-                    "hydra.sweep.subdir=${hydra.job.num}",
-                    *map(str, spec.get("search_overrides") or []),
-                ]  # fmt: skip
-                if wandb:
-                    args.append("logger.wandb.job_type=search")
-                print(f"ganbench-study: {name}: search, {missing} of {spec['trials']} trials to run", flush=True)
-                if not dry_run:
-                    _train(name, args, root / "logs" / f"{name}.log")
-            counted = _finished_trial_numbers(storage, name)
-            chosen = best_trials(where / "search", spec.get("optimized_metric"), int(spec["top_k"]), counted)
-            for rank, (trial_dir, record) in enumerate(chosen):
-                seeds = ",".join(str(int(s)) for s in spec["seeds"])
-                setting, trial = rerun_setting(base, trial_dir, record)
-                args = _rerun_args([*setting, *common, *wandb, *trial], seeds, where / "seeds" / f"top{rank + 1}")
-                if wandb:
-                    args.append("logger.wandb.job_type=seeds")
-                stage = f"{name}: seeds of trial {trial_dir.name} (rank {rank + 1})"
-                if stage_completed(args, where / "seeds" / f"top{rank + 1}", spec["seeds"]):
-                    print(f"ganbench-study: {stage}: all {len(spec['seeds'])} runs completed", flush=True)
-                else:
-                    print(f"ganbench-study: {stage}", flush=True)
-                    if not dry_run:
-                        _write_trial(where / "seeds" / f"top{rank + 1}", trial_dir, record)
-                        if wandb:
-                            mark_best_in_wandb(trial_dir, str(spec["name"]), rank + 1)
-                        _train(name, args, root / "logs" / f"{name}.log")
-                if rank > 0:
-                    continue
-                for ablation, changes in (spec.get("ablations") or {}).items():
-                    changes = [str(o) for o in changes]
-                    target = where / "ablations" / str(ablation)
-                    kept = [*setting, *trial]
-                    if already_has(kept, changes):
-                        print(f"ganbench-study: {name}: ablation {ablation}: trial {trial_dir.name} already has "
-                              f"{' '.join(changes)}; nothing to run", flush=True)  # fmt: skip
-                        continue
-                    args = _rerun_args([*ablated([*kept, *common], changes), *wandb, *changes], seeds, target)
-                    if wandb:
-                        args.append("logger.wandb.job_type=ablation")
-                    stage = f"{name}: ablation {ablation} of trial {trial_dir.name}"
-                    if stage_completed(args, target, spec["seeds"]):
-                        print(f"ganbench-study: {stage}: all {len(spec['seeds'])} runs completed", flush=True)
-                        continue
-                    print(f"ganbench-study: {stage}", flush=True)
-                    if not dry_run:
-                        _write_trial(target, trial_dir, record, ablation=changes)
-                        _train(name, args, root / "logs" / f"{name}.log")
+    base = _base_overrides(dataset, entry)
+    where = root / dataset / loss
+    name = f"{dataset}-{loss}"
+    log = root / "logs" / f"{name}.log"
+    done, asked = _trial_counts(storage, name)
+    missing = int(spec["trials"]) - done
+    if missing > 0:
+        args = [
+            "-m", *base, *common, *wandb,
+            f"hydra.sweeper.n_trials={missing}",
+            f"hydra.sweeper.storage=sqlite:///{storage}",
+            f"hydra.sweeper.study_name={name}",
+            f"hydra.sweeper.sampler.seed={_search_seed(spec, dataset, loss, done)}",
+            f"hydra.sweep.dir={where / 'search' / f'from{asked:04d}'}",  # a new directory per pass
+            "hydra.sweep.subdir=${hydra.job.num}",
+            *map(str, spec.get("search_overrides") or []),
+        ]  # fmt: skip
+        if wandb:
+            args.append("logger.wandb.job_type=search")
+        print(f"ganbench-study: {name}: search, {missing} of {spec['trials']} trials to run", flush=True)
+        yield Sweep(name, args, log)
+    counted = _finished_trial_numbers(storage, name)
+    chosen = best_trials(where / "search", spec.get("optimized_metric"), int(spec["top_k"]), counted)
+    seeds = ",".join(str(int(s)) for s in spec["seeds"])
+    for rank, (trial_dir, record) in enumerate(chosen):
+        setting, trial = rerun_setting(base, trial_dir, record)
+        target = where / "seeds" / f"top{rank + 1}"
+        args = _rerun_args([*setting, *common, *wandb, *trial], seeds, target)
+        if wandb:
+            args.append("logger.wandb.job_type=seeds")
+        stage = f"{name}: seeds of trial {trial_dir.name} (rank {rank + 1})"
+        if stage_completed(args, target, spec["seeds"]):
+            print(f"ganbench-study: {stage}: all {len(spec['seeds'])} runs completed", flush=True)
+        else:
+            print(f"ganbench-study: {stage}", flush=True)
+
+            group = str(spec["name"]) if wandb else None
+            yield Sweep(
+                name, args, log, functools.partial(_prepare_seed_stage, target, trial_dir, record, rank + 1, group)
+            )
+        if rank > 0:
+            continue
+        for ablation, changes in (spec.get("ablations") or {}).items():
+            changes = [str(o) for o in changes]
+            target = where / "ablations" / str(ablation)
+            kept = [*setting, *trial]
+            if already_has(kept, changes):
+                print(f"ganbench-study: {name}: ablation {ablation}: trial {trial_dir.name} already has "
+                      f"{' '.join(changes)}; nothing to run", flush=True)  # fmt: skip
+                continue
+            args = _rerun_args([*ablated([*kept, *common], changes), *wandb, *changes], seeds, target)
+            if wandb:
+                args.append("logger.wandb.job_type=ablation")
+            stage = f"{name}: ablation {ablation} of trial {trial_dir.name}"
+            if stage_completed(args, target, spec["seeds"]):
+                print(f"ganbench-study: {stage}: all {len(spec['seeds'])} runs completed", flush=True)
+                continue
+            print(f"ganbench-study: {stage}", flush=True)
+
+            yield Sweep(name, args, log, functools.partial(_write_trial, target, trial_dir, record, ablation=changes))
+
+
+def _prepare_seed_stage(target: Path, trial_dir: Path, record: dict[str, Any], rank: int, group: str | None) -> None:
+    """Before the seed runs of a trial: its ``trial.json``, and (``group``: the study logs to W&B) the
+    trial's W&B run marked as the best of that rank."""
+    _write_trial(target, trial_dir, record)
+    if group is not None:
+        mark_best_in_wandb(trial_dir, group, rank)
+
+
+def _compare_commands(spec: dict[str, Any], root: Path) -> list[str]:
+    """The ganbench-compare commands that read the study's results."""
     q = shlex.quote(str(root))
     return [
         f"ganbench-compare {q}/*/*/search --by dataset,loss --out {shlex.quote(str(root / 'search'))}",
@@ -585,13 +698,17 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min"
 
 
-def runs_at_once(spec: dict[str, Any]) -> int | None:
-    """The trials a search runs at once, from the study's ``hydra.sweeper.n_jobs=N``; None without one."""
+def runs_at_once(spec: dict[str, Any]) -> tuple[int, str] | None:
+    """How many runs the study runs at once, and what says so: its ``parallel`` lanes, each running
+    the search's ``hydra.sweeper.n_jobs=N`` trials at once (1 without it). None for one run at a time."""
+    n_jobs = 1
     for override in spec.get("search_overrides") or []:
         key, _, value = str(override).partition("=")
         if key.strip() == "hydra.sweeper.n_jobs" and value.strip().isdigit() and int(value) > 0:
-            return int(value)
-    return None
+            n_jobs = int(value)
+    parallel = len(lanes(int(spec.get("parallel", 1))))  # no more lanes than cores
+    said = [f"parallel: {parallel}"] * (parallel > 1) + ["hydra.sweeper.n_jobs"] * (n_jobs > 1)
+    return (parallel * n_jobs, ", ".join(said)) if parallel * n_jobs > 1 else None
 
 
 def time_left(spec: dict[str, Any], root: Path, left: int, unknown: int = 0) -> list[str]:
@@ -609,8 +726,8 @@ def time_left(spec: dict[str, Any], root: Path, left: int, unknown: int = 0) -> 
     if left > 0:
         text += f"; the {left} runs left take about {_hours(left * each)} of run time"
         at_once = runs_at_once(spec)
-        if at_once and at_once > 1:
-            text += f", {_hours(left * each / at_once)} at {at_once} at a time (hydra.sweeper.n_jobs)"
+        if at_once:
+            text += f", {_hours(left * each / at_once[0])} at {at_once[0]} at a time ({at_once[1]})"
     if unknown:
         text += f"; the ablations not planned yet, up to {_hours(unknown * each)} more of run time"
     return [text]
