@@ -422,7 +422,7 @@ def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[s
         create_storage(storage)
         abandon_running_trials(storage)
     pipelines = [
-        _pipeline(spec, root, storage, str(dataset), str(loss), entry, dry_run)
+        _pipeline(spec, root, storage, str(dataset), str(loss), entry)
         for dataset in spec["datasets"]
         for loss, entry in spec["losses"].items()
     ]
@@ -518,12 +518,12 @@ def _open_log(sweep: Sweep) -> IO[str]:
 
 
 def _pipeline(
-    spec: dict[str, Any], root: Path, storage: Path, dataset: str, loss: str, entry: dict[str, Any], dry_run: bool
+    spec: dict[str, Any], root: Path, storage: Path, dataset: str, loss: str, entry: dict[str, Any]
 ) -> Iterator[Sweep]:
     """The sweeps of one (dataset, loss), in order: its search (the trials still missing), the seed
     runs of its best trials, its ablations. Each is yielded once the previous one has ended, so that
     what follows a search is chosen from its finished trials; a stage whose runs all completed is
-    skipped (with ``dry_run`` nothing is written, and only what would run is said)."""
+    skipped. A dry run only reads the sweeps: what they would run is said, nothing is written."""
     common = [*map(str, spec.get("overrides") or []), *map(str, spec.get("launcher") or [])]
     if spec.get("optimized_metric"):  # the search optimises what the seeds stage ranks by
         common.append(f"optimized_metric={spec['optimized_metric']}")
