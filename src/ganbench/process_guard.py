@@ -8,6 +8,10 @@ and every process it starts: a sweep's launcher workers too) and stops that grou
 - the parent is killed outright (SIGKILL, no handler runs): a small guard process, started next
   to the command, gets the kernel's parent-death signal (Linux ``prctl(PR_SET_PDEATHSIG)``), or
   elsewhere sees its parent's pid change, and stops the group the same way.
+
+The command keeps the parent's priority: its new session is a new scheduler group on Linux
+(autogroups), which gets the parent's nice value (:func:`keep_priority`). :class:`GuardedProcess`
+starts one without waiting for it, optionally pinned to some cores, so that several run at once.
 """
 
 from __future__ import annotations
@@ -116,6 +120,19 @@ def stop_signals_raise() -> Iterator[None]:
             signal.signal(s, h)
 
 
+def keep_priority(nice: int) -> None:
+    """Give this process's scheduler group the ``nice`` value (called in a child that has just become
+    a session leader). On Linux with autogroup scheduling, a new session is a new group, and groups
+    share the CPU equally whatever their processes' nice values: without this, the runs of
+    ``nice -n 19 ganbench-study …`` would take as much CPU as any foreground work. Best effort: a
+    kernel without autogroups has nothing to set."""
+    if nice <= 0:
+        return
+    with contextlib.suppress(OSError):
+        with open("/proc/self/autogroup", "w") as group:
+            group.write(str(nice))
+
+
 class GuardedProcess:
     """A command started in its own process group, with a guard that stops the group if this
     process is killed; not waited for (:meth:`poll`), so that several can run at once.
@@ -124,9 +141,15 @@ class GuardedProcess:
     None: this process's own."""
 
     def __init__(self, args: Sequence[str], stdout: IO[str], cpus: set[int] | None = None) -> None:
-        pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+        nice = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
+
+        def prepare() -> None:  # in the child, once it leads its new session
+            keep_priority(nice)
+            if cpus:
+                os.sched_setaffinity(0, cpus)
+
         self.child = subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
-                                      start_new_session=True, preexec_fn=pin)  # fmt: skip
+                                      start_new_session=True, preexec_fn=prepare)  # fmt: skip
         self.watcher = _start_guard(self.child.pid)
 
     def poll(self) -> int | None:
