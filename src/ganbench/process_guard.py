@@ -1,6 +1,6 @@
 """Child processes that stop with their parent, however the parent stops.
 
-:func:`run_guarded` runs a command in its own process group (so that a signal reaches the command
+:class:`GuardedProcess` runs a command in its own process group (so that a signal reaches the command
 and every process it starts: a sweep's launcher workers too) and stops that group when
 
 - the parent is asked to stop (SIGTERM, SIGINT): the group gets SIGTERM, then SIGKILL after a grace
@@ -10,8 +10,8 @@ and every process it starts: a sweep's launcher workers too) and stops that grou
   elsewhere sees its parent's pid change, and stops the group the same way.
 
 The command keeps the parent's priority: its new session is a new scheduler group on Linux
-(autogroups), which gets the parent's nice value (:func:`keep_priority`). :class:`GuardedProcess`
-starts one without waiting for it, optionally pinned to some cores, so that several run at once.
+(autogroups), which gets the parent's nice value (:func:`keep_priority`). It is not waited for,
+and may be pinned to some cores, so that several run at once (:func:`close_all` stops them).
 """
 
 from __future__ import annotations
@@ -172,16 +172,3 @@ def close_all(processes: Sequence[GuardedProcess]) -> None:
         if p.watcher.poll() is None:
             p.watcher.kill()
         p.watcher.wait()
-
-
-def run_guarded(args: Sequence[str], stdout: IO[str]) -> int:
-    """Run ``args`` (output to ``stdout``) in its own process group, with a guard; its exit code.
-
-    Raises :class:`StopRequestedError` after stopping the command's whole group when this process gets
-    SIGTERM or SIGINT; the guard stops the group when this process is killed."""
-    with stop_signals_raise():
-        process = GuardedProcess(args, stdout)
-        try:
-            return process.child.wait()
-        finally:  # stopped (StopRequestedError) or any other exception: leave nothing behind
-            process.close()
