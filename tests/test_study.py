@@ -537,3 +537,53 @@ def test_a_bad_parallel_is_named(tmp_path, value):
     spec.write_text(TINY + f"parallel: {json.dumps(value)}\n")
     with pytest.raises(StudyError, match=r"parallel=.*: give how many \(dataset, loss\) pipelines run at once"):
         load_study_file(spec)
+
+
+def test_a_continued_search_records_optunas_trial_numbers(tmp_path):
+    """A second search pass (more trials asked of a storage that holds some) numbers its runs as
+    Optuna does, not by their job in the pass; the trial.json of the seed stage says the same, and a
+    stale one (a number from before) is corrected when the study continues."""
+    import optuna
+
+    spec, root = tmp_path / "tiny.yaml", tmp_path / "study"
+    spec.write_text(TINY.replace("trials: 3", "trials: 2") + "allow_underpowered: true\n")
+    assert study(spec, root).returncode == 0
+    spec.write_text(TINY.replace("trials: 3", "trials: 4") + "allow_underpowered: true\n")
+    done = study(spec, root)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    search = root / "ring" / "hinge" / "search"
+    assert sorted(p.relative_to(search).as_posix() for p in search.glob("*/*/summary.json")) == [
+        "from0000/0/summary.json", "from0000/1/summary.json", "from0002/0/summary.json", "from0002/1/summary.json"
+    ]  # fmt: skip
+    trials = optuna.load_study(study_name="ring-hinge", storage=f"sqlite:///{root / 'optuna.db'}").trials
+    by_lr = {t.params["optimizer.generator.lr"]: t.number for t in trials}
+    assert sorted(by_lr.values()) == [0, 1, 2, 3]
+    for path in search.glob("*/*/summary.json"):
+        trial = json.loads(path.read_text())["trial"]
+        assert trial["number"] == by_lr[float(trial["params"]["optimizer.generator.lr"])]
+    seeds = root / "ring" / "hinge" / "seeds" / "top1"
+    saved = json.loads((seeds / "trial.json").read_text())
+    job = Path(saved["trial_dir"])
+    assert saved["trial"]["number"] == by_lr[float(saved["trial"]["params"]["optimizer.generator.lr"])]
+    assert saved["trial"]["number"] == int(job.parent.name[4:]) + int(job.name)
+    # a trial.json that names another number (as one written before runs knew theirs, with the job's
+    # number of a second pass): set right on the next start, the runs untouched
+    stale = {**saved, "trial": {**saved["trial"], "number": saved["trial"]["number"] + 7}}
+    (seeds / "trial.json").write_text(json.dumps(stale))
+    before = {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")}
+    again = study(spec, root)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads((seeds / "trial.json").read_text()) == saved
+    assert f"seeds of trial {saved['trial']['number']} (rank 1): all 2 runs completed" in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("summary.json")} == before
+
+
+def test_a_trial_recorded_with_its_job_number_is_named_by_its_optuna_number(tmp_path):
+    """Search runs recorded before ganbench offset their number (job 8 of the pass that started at
+    trial 8 said "number": 8): the seed stage's trial.json names Optuna's trial, 16."""
+    from ganbench.study import _write_trial
+
+    trial_dir = tmp_path / "ring" / "minimax" / "search" / "from0008" / "8"
+    _write_trial(tmp_path / "seeds", trial_dir, {"trial": {"number": 8, "params": {"n_critic": "4"}}})
+    saved = json.loads((tmp_path / "seeds" / "trial.json").read_text())
+    assert saved == {"trial_dir": str(trial_dir), "trial": {"number": 16, "params": {"n_critic": "4"}}}

@@ -56,8 +56,16 @@ def override_key(override: str) -> str:
     return override.lstrip("+~").split("=", 1)[0]
 
 
+# Set by ganbench-study for a search pass (``hydra.job.env_set``): how many trials the pass's Optuna
+# study held before it started, so that job j of the pass is Optuna's trial FIRST_TRIAL + j.
+FIRST_TRIAL = "GANBENCH_FIRST_TRIAL"
+
+
 def trial_of(cfg: DictConfig) -> dict[str, Any] | None:
-    """The hyperparameter-search trial this run is (number and sampled values), when a sweeper set one."""
+    """The hyperparameter-search trial this run is (its Optuna number and sampled values), when a
+    sweeper set one. The number is the sweep's job number, offset by ``hydra.job.env_set`` 's
+    ``GANBENCH_FIRST_TRIAL`` (which ganbench-study sets when a search continues a storage that
+    already holds trials): Optuna numbers a study's trials in the order they are asked."""
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
@@ -75,7 +83,8 @@ def trial_of(cfg: DictConfig) -> dict[str, Any] | None:
         name = by_key.get(override_key(o))
         if name is not None:
             sampled[name] = o.split("=", 1)[1]
-    return {"number": int(hydra_cfg.job.num), "params": sampled}
+    first = OmegaConf.select(hydra_cfg, f"job.env_set.{FIRST_TRIAL}", default=None)
+    return {"number": int(first or 0) + int(hydra_cfg.job.num), "params": sampled}
 
 
 def without_hydra(cfg: DictConfig) -> DictConfig:

@@ -73,7 +73,7 @@ from typing import IO, Any
 import yaml
 from omegaconf import OmegaConf
 
-from ganbench.config import override_key
+from ganbench.config import FIRST_TRIAL, override_key
 from ganbench.console import print_result
 from ganbench.process_guard import GuardedProcess, StopRequestedError, close_all, stop_signals_raise
 from ganbench.search_space import penalty_overrides
@@ -422,7 +422,7 @@ def run_study(spec: dict[str, Any], root: Path, dry_run: bool = False) -> list[s
         create_storage(storage)
         abandon_running_trials(storage)
     pipelines = [
-        _pipeline(spec, root, storage, str(dataset), str(loss), entry)
+        _pipeline(spec, root, storage, str(dataset), str(loss), entry, write=not dry_run)
         for dataset in spec["datasets"]
         for loss, entry in spec["losses"].items()
     ]
@@ -518,12 +518,13 @@ def _open_log(sweep: Sweep) -> IO[str]:
 
 
 def _pipeline(
-    spec: dict[str, Any], root: Path, storage: Path, dataset: str, loss: str, entry: dict[str, Any]
+    spec: dict[str, Any], root: Path, storage: Path, dataset: str, loss: str, entry: dict[str, Any], write: bool
 ) -> Iterator[Sweep]:
     """The sweeps of one (dataset, loss), in order: its search (the trials still missing), the seed
     runs of its best trials, its ablations. Each is yielded once the previous one has ended, so that
     what follows a search is chosen from its finished trials; a stage whose runs all completed is
-    skipped. A dry run only reads the sweeps: what they would run is said, nothing is written."""
+    skipped (its ``trial.json`` brought up to date, unless ``write`` is False). A dry run only reads
+    the sweeps: what they would run is said, nothing is written."""
     common = [*map(str, spec.get("overrides") or []), *map(str, spec.get("launcher") or [])]
     if spec.get("optimized_metric"):  # the search optimises what the seeds stage ranks by
         common.append(f"optimized_metric={spec['optimized_metric']}")
@@ -542,6 +543,7 @@ def _pipeline(
             f"hydra.sweeper.study_name={name}",
             f"hydra.sweeper.sampler.seed={_search_seed(spec, dataset, loss, done)}",
             f"hydra.sweep.dir={where / 'search' / f'from{asked:04d}'}",  # a new directory per pass
+            f"+hydra.job.env_set.{FIRST_TRIAL}={asked}",  # its job j is Optuna's trial asked + j
             "hydra.sweep.subdir=${hydra.job.num}",
             *map(str, spec.get("search_overrides") or []),
         ]  # fmt: skip
@@ -558,8 +560,11 @@ def _pipeline(
         args = _rerun_args([*setting, *common, *wandb, *trial], seeds, target)
         if wandb:
             args.append("logger.wandb.job_type=seeds")
-        stage = f"{name}: seeds of trial {trial_dir.name} (rank {rank + 1})"
+        number = _trial_number(trial_dir, record)
+        stage = f"{name}: seeds of trial {number} (rank {rank + 1})"
         if stage_completed(args, target, spec["seeds"]):
+            if write:
+                _write_trial(target, trial_dir, record, only_if_changed=True)
             print(f"ganbench-study: {stage}: all {len(spec['seeds'])} runs completed", flush=True)
         else:
             print(f"ganbench-study: {stage}", flush=True)
@@ -575,14 +580,16 @@ def _pipeline(
             target = where / "ablations" / str(ablation)
             kept = [*setting, *trial]
             if already_has(kept, changes):
-                print(f"ganbench-study: {name}: ablation {ablation}: trial {trial_dir.name} already has "
+                print(f"ganbench-study: {name}: ablation {ablation}: trial {number} already has "
                       f"{' '.join(changes)}; nothing to run", flush=True)  # fmt: skip
                 continue
             args = _rerun_args([*ablated([*kept, *common], changes), *wandb, *changes], seeds, target)
             if wandb:
                 args.append("logger.wandb.job_type=ablation")
-            stage = f"{name}: ablation {ablation} of trial {trial_dir.name}"
+            stage = f"{name}: ablation {ablation} of trial {number}"
             if stage_completed(args, target, spec["seeds"]):
+                if write:
+                    _write_trial(target, trial_dir, record, only_if_changed=True, ablation=changes)
                 print(f"ganbench-study: {stage}: all {len(spec['seeds'])} runs completed", flush=True)
                 continue
             print(f"ganbench-study: {stage}", flush=True)
@@ -776,12 +783,33 @@ def _same_overrides(saved: Any, given: Sequence[str]) -> bool:
     return a == b
 
 
-def _write_trial(directory: Path, trial_dir: Path, record: dict[str, Any], **extra: Any) -> None:
-    """``trial.json`` beside the runs that re-run a search trial: which trial, its sampled values,
-    and ``extra`` (an ablation's changes)."""
+def _trial_number(trial_dir: Path, record: dict[str, Any]) -> Any:
+    """The Optuna number of the search trial in ``trial_dir``: read from its place in the search
+    (``from<N>/<job>``), else its record's."""
+    number = optuna_trial_number(trial_dir)
+    return number if number is not None else (record.get("trial") or {}).get("number")
+
+
+def _write_trial(
+    directory: Path, trial_dir: Path, record: dict[str, Any], only_if_changed: bool = False, **extra: Any
+) -> None:
+    """``trial.json`` beside the runs that re-run a search trial: which trial (its directory, its
+    Optuna number and its sampled values) and ``extra`` (an ablation's changes). A trial number
+    recorded before runs knew it (their sweep's job number) is corrected from the trial's place.
+    ``only_if_changed``: write only when the file is missing or says something else."""
+    trial = record.get("trial")
+    if isinstance(trial, dict):
+        trial = {**trial, "number": _trial_number(trial_dir, record)}
+    text = json.dumps({"trial_dir": str(trial_dir), "trial": trial, **extra}, indent=2) + "\n"
+    path = directory / "trial.json"
+    if only_if_changed:
+        try:
+            if path.read_text() == text:
+                return
+        except OSError:
+            pass
     directory.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"trial_dir": str(trial_dir), "trial": record.get("trial"), **extra}, indent=2) + "\n"
-    atomic_write_text(directory / "trial.json", text)
+    atomic_write_text(path, text)
 
 
 def ablated(overrides: Sequence[str], changes: Sequence[str]) -> list[str]:
