@@ -27,6 +27,7 @@ from ganbench.identity import objective
 from ganbench.loggers import make_loggers, truncate_metrics
 from ganbench.models.checks import check_regularizer_compatible
 from ganbench.models.packing import build_discriminator
+from ganbench.provenance import code_version
 from ganbench.resume import checkpoint_to_resume, resolve_resume
 from ganbench.rng import preserved_rng
 from ganbench.rundir import CheckpointError, RunDirLock, load_checkpoint
@@ -270,6 +271,7 @@ def _run_owned(cfg: DictConfig, run_dir: Path, ckpt: Path | None, is_zero: bool)
         resumed_from=resumed_from,
         previous=previous,
         trial=trial_of(cfg),
+        code=code_version(),
     )
     interrupt = GracefulInterrupt()
     interrupt.install()  # Ctrl-C from here until training starts stops the run at once (see GracefulInterrupt)

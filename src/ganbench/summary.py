@@ -21,7 +21,9 @@ Schema (keys may be added, never removed)::
      # stretch: every thread of the training process, rank 0's in a multi-process run),
      # "cpu_seconds_before", "reason", "signal" (interrupted), "diverged_at", "error", "trial",
      # "planned_iterations" (a run that a callback stopped before them, early stopping: its
-     # "reason" says why, and resuming it does nothing unless iterations= goes beyond them)}
+     # "reason" says why, and resuming it does nothing unless iterations= goes beyond them),
+     # "code" (what code ran: ganbench.provenance), "code_before" (a resumed run: the other code
+     # its earlier stretches ran, oldest first)}
 """
 
 from __future__ import annotations
@@ -322,6 +324,11 @@ class RunRecorder:
                 record.cpu_seconds_before = float(previous.cpu_seconds) + float(previous.cpu_seconds_before or 0.0)
             for key in ("metrics", "directions", "info", "evaluated_at", "plot", "sample_grid"):
                 setattr(record, key, getattr(previous, key))
+            earlier = [*(previous.extra.get("code_before") or []), previous.extra.get("code")]
+            earlier = [c for i, c in enumerate(earlier) if c is not None and c not in earlier[:i]]
+            earlier = [c for c in earlier if c != record.extra.get("code")]
+            if earlier:
+                record.extra["code_before"] = earlier
         self.record = record
         self._write()
         return record
