@@ -706,3 +706,44 @@ def test_the_readme_s_comparison_is_what_its_commands_print_now(tmp_path):
     now = printed.splitlines()
     assert _table_cells(now) == _table_cells(shown)
     assert [line for line in now if line.startswith("wrote ")] == [line for line in shown if line.startswith("wrote ")]
+
+
+def _with_code(run: Path, code: dict | None) -> None:
+    summary = json.loads((run / "summary.json").read_text())
+    if code is not None:
+        summary["code"] = code
+    (run / "summary.json").write_text(json.dumps(summary))
+
+
+def test_runs_that_ran_other_code_are_named_in_a_warning(tmp_path, capsys):
+    """The same code everywhere: no warning. Two commits, runs without a record of theirs, a
+    library's other version and code that differs from its commit: each said, with its runs."""
+    new = {"ganbench": "0.1.0", "commit": "b" * 40, "modified": False, "python": "3.11.7", "torch": "2.14.1"}
+    metrics = {"modes_captured": 8, "high_quality": 0.9, "reverse_kl": 0.1}
+    for i in range(4):
+        _with_code(write_run(tmp_path / "same", f"r{i}", loss="hinge", seed=i, metrics=metrics), new)
+    assert compare([tmp_path / "same"], by=["loss"], plots=False).warnings == []
+    codes = [None, None, new, new, new, {**new, "commit": "c" * 40, "modified": True}]
+    for i, code in enumerate(codes):
+        _with_code(write_run(tmp_path / "mixed", f"r{i}", loss="hinge", seed=i, metrics=metrics), code)
+    main([str(tmp_path / "mixed"), "--by", "loss", "--no-plots"])
+    stderr = capsys.readouterr().err
+    expected = (
+        "the 6 runs ran 3 versions of the code: commit bbbbbbb (3 runs); not recorded (runs from before ganbench "
+        "recorded its code) (2 runs); commit ccccccc (modified) (1 run) (each run's summary.json, code)"
+    )
+    assert f"ganbench-compare: warning: {expected}" in stderr
+    assert "1 of 6 runs ran code that differs from its commit (code.modified)" in stderr
+    report = (tmp_path / "mixed" / "comparison" / "comparison.md").read_text()
+    assert f"- {expected}" in report
+    # runs that differ only in a library's version are told apart by it
+    for i, torch_version in enumerate(["2.14.1", "2.14.1", "2.13.0"]):
+        _with_code(write_run(tmp_path / "libs", f"r{i}", loss="hinge", seed=i, metrics=metrics),
+                   {**new, "torch": torch_version})  # fmt: skip
+    (warning,) = compare([tmp_path / "libs"], by=["loss"], plots=False).warnings
+    assert warning.startswith("the 3 runs ran 2 versions of the code: torch 2.14.1 (2 runs); torch 2.13.0 (1 run)")
+    # the same code, but some runs from before ganbench recorded it: named by the commit
+    for i, code in enumerate([None, new, new]):
+        _with_code(write_run(tmp_path / "older", f"r{i}", loss="hinge", seed=i, metrics=metrics), code)
+    (warning,) = compare([tmp_path / "older"], by=["loss"], plots=False).warnings
+    assert warning.startswith("the 3 runs ran 2 versions of the code: commit bbbbbbb (2 runs); not recorded")

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ganbench.compare.code_versions import code_warnings
 from ganbench.compare.findings import FINDINGS, write_findings
 from ganbench.compare.groups import DEFAULT_BY, group_runs, resolve_directions
 from ganbench.compare.plots import UnplottableError, plot_budget, plot_metric
@@ -162,6 +163,7 @@ def compare(
         warnings += [f"group {s.name} {w}: the comparison is unfair" for w in s.warnings]
         warnings += [f"group {s.name} {n}" for n in s.notes]
     tests, caveats = significance(stats, by, directions, seed=seed)
+    warnings += code_warnings(runs)
     curves = search_budget(search, by, directions, warnings) if search else budget_curves(stats, by, directions)
     table = markdown_table(stats, by, directions)
     sig_table = significance_table(stats, by, tests, directions)
