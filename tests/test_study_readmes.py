@@ -12,7 +12,9 @@ root of a scratch copy of the records, and then checks:
 - every Markdown table of a study README is inside such a block, or follows a
   ``<!-- not generated: why -->`` line (a published paper's numbers, a summary of settings);
 - every ```console block that starts with ``$ ganbench-study … --status`` (where a running study
-  stands, read from its committed records) shows what that command prints now.
+  stands, read from its committed records) shows what that command prints now;
+- every ```console block that starts with ``$ git diff --stat`` (what changed in the code between
+  the commits that ran a study's records) shows what git prints (skipped where the clone lacks them).
 
 So a README that drifts from its data, or data that drifts from its README, fails here.
 """
@@ -23,6 +25,7 @@ import glob
 import re
 import shlex
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -162,7 +165,29 @@ def status_problems(readme_path: Path, scratch: Path, capsys: pytest.CaptureFixt
     return problems
 
 
+def git_blocks(readme: str) -> list[tuple[list[str], str]]:
+    """``(git arguments, output)`` of each ```console block whose first line is ``$ git diff --stat …``."""
+    found = []
+    for block in re.findall(r"```console\n(.*?)```", readme, flags=re.S):
+        first, _, output = block.partition("\n")
+        if first.startswith("$ git diff --stat "):
+            found.append((shlex.split(first[2:])[1:], output))
+    return found
+
+
 STUDIES = sorted(p.parent for p in EXPERIMENTS.glob("*/README.md"))
+
+
+@pytest.mark.parametrize("study", STUDIES, ids=lambda p: p.name)
+def test_a_quoted_code_difference_is_what_git_prints(study):
+    blocks = git_blocks((study / "README.md").read_text())
+    if blocks and shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    for args, shown in blocks:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"git {' '.join(args)}: {done.stderr.strip()} (a clone without those commits)")
+        assert done.stdout == shown, f"{study.name}: `git {' '.join(args)}` prints now:\n{done.stdout}"
 
 
 @pytest.mark.parametrize("study", STUDIES, ids=lambda p: p.name)
