@@ -209,13 +209,21 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240) -> None:
         time.sleep(0.02)
 
 
-def test_slurm_time_limit_signal_requeues_and_the_requeued_job_resumes(uninterrupted, tmp_path):
-    # A stand-in for `scontrol` records how it was called; SLURM_JOB_ID is what a requeued job keeps.
+def scontrol_stand_in(tmp_path: Path) -> tuple[Path, Path]:
+    """A ``scontrol`` that records how it was called and then does what SLURM does to a job it
+    requeues, at the worst moment: SIGTERM to every process of the job, the training process (its
+    parent) and this ``scontrol`` itself, before it has exited. Returns (its directory, the calls file)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "scontrol.calls"
-    (bin_dir / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    (bin_dir / "scontrol").write_text(f'#!/bin/sh\necho "$@" >> {calls}\nkill -TERM $PPID $$\nexit 0\n')
     (bin_dir / "scontrol").chmod(0o755)
+    return bin_dir, calls
+
+
+def test_slurm_time_limit_signal_requeues_and_the_requeued_job_resumes(uninterrupted, tmp_path):
+    # SLURM_JOB_ID is what a requeued job keeps.
+    bin_dir, calls = scontrol_stand_in(tmp_path)
     env = {**os.environ, "SLURM_JOB_ID": "4242", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     env.pop("SLURM_ARRAY_JOB_ID", None)
     cwd = tmp_path / "cwd"
@@ -248,8 +256,10 @@ def test_slurm_time_limit_signal_requeues_and_the_requeued_job_resumes(uninterru
 
 SUBMITIT_STAND_IN = """
 import os, signal, sys
+from submitit.slurm.slurm import SlurmJobEnvironment
 
 def checkpoint_and_requeue(signum, frame):  # what submitit's handler does: resubmit, then exit
+    SlurmJobEnvironment()._requeue(countdown=3)  # submitit's own `scontrol requeue $SLURM_JOB_ID`
     open(os.environ["REQUEUE_MARKER"], "w").write(signal.Signals(signum).name)
     sys.exit(-1)
 
@@ -264,11 +274,14 @@ def test_submitit_preemption_signal_checkpoints_first_then_hands_over(uninterrup
     script.write_text(SUBMITIT_STAND_IN)
     marker = tmp_path / "requeued"
     run_dir = tmp_path / "run"
+    bin_dir, calls = scontrol_stand_in(tmp_path)
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT / "src"),
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "OMP_NUM_THREADS": "1",
         "SUBMITIT_EXECUTOR": "slurm",
+        "SLURM_JOB_ID": "4343",
         "REQUEUE_MARKER": str(marker),
     }
     args = [sys.executable, str(script), *BASE, f"hydra.run.dir={run_dir}"]
@@ -282,7 +295,9 @@ def test_submitit_preemption_signal_checkpoints_first_then_hands_over(uninterrup
         pytest.skip("the run finished before SIGUSR2 arrived")
     # ganbench stopped at an iteration boundary and saved, and only then did the launcher's handler run
     assert summary["status"] == "interrupted" and summary["reason"].startswith("SIGUSR2"), out
-    assert marker.read_text() == "SIGUSR2"
+    # submitit's requeue went through although SLURM's SIGTERM reached scontrol and the job first
+    assert marker.exists() and marker.read_text() == "SIGUSR2", out
+    assert calls.read_text().split() == ["requeue", "4343"]
     assert "SIGUSR2: handing over to the job launcher" in out
     assert proc.returncode == 255, out
     k = summary["iterations"]

@@ -92,6 +92,13 @@ def requeue(signame: str, say: Callable[[str], object] = print) -> None:
     ended); it resubmits the job and exits the process, so this does not return.
     """
     sig = signal.Signals[signame]
+    # SLURM requeues a running job by signalling every process in it (SIGCONT, SIGTERM), the
+    # `scontrol requeue` that asked for it included. On a busy node SIGTERM can reach scontrol
+    # before it has exited with SLURM's answer; submitit then fails the job ("died with SIGTERM")
+    # although SLURM has requeued it. This process has nothing left to do but requeue and exit, so
+    # it ignores SIGTERM from here on, and so does scontrol: an ignored signal stays ignored in the
+    # processes a process starts.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if callable(signal.getsignal(sig)):
         say(f"  {signame}: handing over to the job launcher to requeue; the job resumes from last.ckpt here")
         os.kill(os.getpid(), sig)  # submitit: checkpoint_and_try_requeue(), then sys.exit

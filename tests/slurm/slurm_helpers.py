@@ -78,6 +78,13 @@ def sweep_dir_of(output: str) -> Path:
     return Path(found.group(1))
 
 
+def job_logs(sweep: Path, tail: int = 4000) -> str:
+    """The end of each submitit job log of ``sweep`` (what the job printed and SLURM's messages),
+    to show with a failed assertion."""
+    logs = sorted(sweep.glob(".submitit/*/*_log.*"))
+    return "\n".join(f"== {p.relative_to(sweep)}\n{p.read_text(errors='replace')[-tail:]}" for p in logs)
+
+
 def summary(run_dir: Path) -> dict:
     return json.loads((Path(run_dir) / "summary.json").read_text())
 

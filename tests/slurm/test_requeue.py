@@ -15,6 +15,7 @@ import subprocess
 
 from slurm_helpers import (
     assert_same_run,
+    job_logs,
     metrics_rows,
     run,
     summary,
@@ -39,7 +40,7 @@ def test_time_limit_requeues_with_the_progress_bar_end_as_an_uninterrupted_run(l
 
     job.process.wait(timeout=1800)
     out = job.output()
-    assert job.process.returncode == 0, out[-5000:]
+    assert job.process.returncode == 0, out[-5000:] + "\n" + job_logs(job.cwd / sweep_dir_of(out))
     (run_dir,) = [p for p in (job.cwd / sweep_dir_of(out)).iterdir() if (p / "summary.json").exists()]
     record = summary(run_dir)
     assert record["status"] == "completed" and record["iterations"] == job.iterations, record
@@ -72,7 +73,7 @@ def test_ddp_requeue_is_bit_exact(slurm_env, tmp_path):
         if submitter.poll() is None:
             submitter.kill()
     out = (tmp_path / "submit.log").read_text()
-    assert submitter.returncode == 0, out[-5000:]
+    assert submitter.returncode == 0, out[-5000:] + "\n" + job_logs(sweep)
     record = summary(run_dir)
     assert record["status"] == "completed" and 0 < record["resumed_from"] < iterations, record
     assert "REQUEUED" in sacct_states(slurm_env, job_id)
