@@ -13,6 +13,7 @@ import pytest
 
 from ganbench.compare import compare
 from test_compare import write_run
+from test_compare_outputs import write_seed_runs
 
 # (loss, reverse_kl ↓ over 5 seeds, modes_captured ↑ over 5 seeds: ties within and across groups)
 GROUPS = {
@@ -182,3 +183,27 @@ def test_a_mirrored_zero_bound_reads_zero(tmp_path):
     (row,) = _table(md, "ring", "modes_captured")
     assert (row[0], row[1], row[7]) == ("ns", "ls", "1 [0, 1]")
     assert "−0" not in md
+
+
+def test_groups_of_one_run_each_are_not_tested(tmp_path):
+    """One group per seed: one run against one gives p = 1 whatever the values (both of the 2
+    splits are as extreme), so there is no test, no findings.md or significance.csv, and a caveat
+    says why. Nor do the files of an earlier comparison into the same folder stay (budget.csv too:
+    the seed runs of one trial have no budget curve)."""
+    assert exact_p([0.1], [0.9]) == 1
+    out = tmp_path / "out"
+    compare([write_groups(tmp_path / "runs")], by=["loss"], out=out, plots=False)  # groups of 5 runs: tested
+    assert {"findings.md", "significance.csv", "budget.csv"} <= {p.name for p in out.iterdir()}
+
+    for loss, kl in GROUPS.items():
+        write_seed_runs(tmp_path / "study", loss, kl[0])
+    result = compare([tmp_path / "study"], by=["loss", "seed"], out=out, plots=False)
+    assert result.significance == [] and result.budget == []
+    assert result.caveats == [
+        "ring: every group has one completed run in high_quality, modes_captured, reverse_kl: no test between groups "
+        "(one run against one always gives p = 1); the table lists each run's values"
+    ]
+    assert sorted(p.name for p in out.iterdir()) == ["comparison.csv", "comparison.md"]
+    md = (out / "comparison.md").read_text()
+    assert "## Significance" not in md and f"- caveat: {result.caveats[0]}" in md
+    assert len([line for line in md.splitlines() if line.split(" | ")[1:2] in (["100"], ["104"])]) == 6  # 3 losses

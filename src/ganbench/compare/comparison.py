@@ -177,6 +177,9 @@ def compare(
             files.append(write_findings(out / FINDINGS, tests))
         if curves:
             files.append(write_rows(out / "budget.csv", budget_rows(curves)))
+        for name, written in (("significance.csv", tests), (FINDINGS, tests), ("budget.csv", curves)):
+            if not written:  # an earlier comparison's, in the same folder, must not stand for this one
+                (out / name).unlink(missing_ok=True)
         samples: list[Path] = []
         missing: list[str] = []
         if plots:

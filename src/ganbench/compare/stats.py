@@ -220,18 +220,22 @@ def significance(
     """Holm-corrected pairwise Mann–Whitney tests of each metric with a direction, between the
     groups of each dataset (their completed runs), and the caveats the group sizes call for: a
     group with fewer than MIN_RUNS_FOR_TESTS runs (the smallest p any of its tests can give), and a
-    dataset whose design cannot reach a Holm-adjusted p below ``alpha`` at all."""
+    dataset whose design cannot reach a Holm-adjusted p below ``alpha`` at all. A metric whose groups
+    all have one run (one group per seed, say) is not tested: one run against one gives p = 1."""
     out, caveats = [], []
     for dataset, members in panels(stats, by).items():
         if len(members) < 2:
             continue
         smallest: dict[str, tuple[int, float]] = {}  # group → (its runs, the smallest p of its tests)
-        floors = []
+        floors, untested = [], []
         for m, direction in directions.items():
             if direction is None:
                 continue
             groups = {short_key(s, by): v for s, runs in members if (v := _values(runs, m))}
             if len(groups) < 2:
+                continue
+            if all(len(v) == 1 for v in groups.values()):
+                untested.append(m)
                 continue
             floor = smallest_holm_p([len(v) for v in groups.values()])
             floors.append((floor, m, sorted(len(v) for v in groups.values())))
@@ -242,6 +246,11 @@ def significance(
                 bound = min(smallest_exact_p(len(values), len(o)) for g, o in groups.items() if g != name)
                 if len(values) < MIN_RUNS_FOR_TESTS and bound < smallest.get(name, (0, math.inf))[1]:
                     smallest[name] = (len(values), bound)
+        if untested:
+            caveats.append(
+                f"{dataset}: every group has one completed run in {', '.join(untested)}: no test between groups "
+                "(one run against one always gives p = 1); the table lists each run's values"
+            )
         for name, (n, bound) in sorted(smallest.items()):
             caveats.append(
                 f"{dataset}: group {name} has {n} completed run(s), fewer than {MIN_RUNS_FOR_TESTS}: the exact test "

@@ -244,7 +244,7 @@ def markdown_report(
             sig_table,
             "",
         ]
-        md += [f"- caveat: {c}" for c in caveats] + ([""] if caveats else [])
+    md += [f"- caveat: {c}" for c in caveats] + ([""] if caveats else [])
     if warnings:
         md += ["**Warnings**", "", *[f"- {w}" for w in warnings], ""]
     curves = [f for f in files if f.suffix == ".png" and not f.stem.startswith("budget_")]
