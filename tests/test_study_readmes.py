@@ -22,6 +22,7 @@ So a README that drifts from its data, or data that drifts from its README, fail
 from __future__ import annotations
 
 import glob
+import json
 import re
 import shlex
 import shutil
@@ -287,6 +288,77 @@ def test_the_status_check_catches_a_changed_count(tmp_path, capsys):
     readme.write_text(readme.read_text().replace("2 of 4", "3 of 4"))
     (problem,) = status_problems(readme, repo, capsys)
     assert problem.startswith(f"README.md: `{command}` prints now:\nstudy demo in experiments/demo/records: 2 of 4")
+
+
+RECORDS_CLAIM = re.compile(r"`(records/[\w/]+)`(?: \(|: )([\d.]+ [KM]B)(?: in (\d+) files)?")
+RUNS_CLAIM = re.compile(
+    r"(\d+) run(?:s| records) add up to ([\d.]+) h of run wall time(?: and ([\d.]+) h of process CPU time)?"
+)
+
+
+def record_claims(readme: str) -> list[tuple[str, str, str, str | None, tuple[str, ...] | None]]:
+    """``(paragraph, folder, size, files, (runs, wall h, CPU h))`` of each paragraph of the README that
+    states the size of a committed records folder ("`records/…` (5.5 MB in 903 files"), with the run
+    hours it states for them, if any."""
+    found = []
+    for paragraph in re.split(r"\n\s*\n", readme):
+        flat = " ".join(paragraph.split())
+        for m in RECORDS_CLAIM.finditer(flat):
+            runs = RUNS_CLAIM.search(flat)
+            found.append((flat[:60], m.group(1), m.group(2), m.group(3), runs.groups() if runs else None))
+    return found
+
+
+def records_facts(folder: Path) -> dict[str, object]:
+    """What a records folder holds: its files, their bytes (what git stores), its runs' summed hours."""
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    size = sum(p.stat().st_size for p in files)
+    summaries = [json.loads(p.read_text()) for p in folder.rglob("summary.json")]
+    return {
+        "size": f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} KB",
+        "files": str(len(files)),
+        "runs": str(len(summaries)),
+        "wall": f"{sum(s.get('wall_seconds') or 0 for s in summaries) / 3600:.1f}",
+        "cpu": f"{sum(s.get('cpu_seconds') or 0 for s in summaries) / 3600:.1f}",
+    }
+
+
+@pytest.mark.parametrize("study", STUDIES, ids=lambda p: p.name)
+def test_the_stated_size_and_hours_of_committed_records_are_the_records(study):
+    """A README's "`records/…` (5.5 MB in 903 files" and "The 224 runs add up to 16.5 h of run wall
+    time and 11.1 h of process CPU time" are recomputed from the committed records folder (decimal MB,
+    or KB below 1 MB, of the files' bytes; hours from each summary.json's ``wall_seconds`` and ``cpu_seconds``)."""
+    claims = record_claims((study / "README.md").read_text())
+    if any(study.glob("records*")):
+        assert claims, f"{study.name}: records are committed but the README does not state their size"
+    for where, folder, size, files, runs in claims:
+        facts = records_facts(study / folder)
+        stated = {"size": size, "files": files}
+        if runs:
+            stated.update(runs=runs[0], wall=runs[1], cpu=runs[2])
+        for key, value in stated.items():
+            found = facts[key]
+            message = f"{study.name}: {folder}: {key} {value} stated, {found} in the records ({where}…)"
+            assert value is None or value == found, message
+
+
+def test_the_size_check_reads_each_paragraph_s_own_claims():
+    readme = (
+        "Its 3 run records are committed in `records/a` (1.2 MB in 7 files). The 3 runs add up to\n"
+        "0.5 h of run wall time and 0.4 h of process CPU time.\n\nThe records are in `records/b` (0.1 MB: one\n"
+        "file each), and `records/c` (46 KB).\n"
+    )
+    assert record_claims(readme) == [
+        (
+            "Its 3 run records are committed in `records/a` (1.2 MB in 7 ",
+            "records/a",
+            "1.2 MB",
+            "7",
+            ("3", "0.5", "0.4"),
+        ),
+        ("The records are in `records/b` (0.1 MB: one file each), and ", "records/b", "0.1 MB", None, None),
+        ("The records are in `records/b` (0.1 MB: one file each), and ", "records/c", "46 KB", None, None),
+    ]
 
 
 def test_the_toy_readme_s_d_fake_figures_are_the_records():
