@@ -290,7 +290,7 @@ def test_the_status_check_catches_a_changed_count(tmp_path, capsys):
     assert problem.startswith(f"README.md: `{command}` prints now:\nstudy demo in experiments/demo/records: 2 of 4")
 
 
-RECORDS_CLAIM = re.compile(r"`(records/[\w/]+)`(?: \(|: )([\d.]+ [KM]B)(?: in (\d+) files)?")
+RECORDS_CLAIM = re.compile(r"`(records/[\w/]+)`(?: \(|: )([\d.]+ [KM]B)(?: in (\d[\d,]*) files)?")
 RUNS_CLAIM = re.compile(
     r"(\d+) run(?:s| records) add up to ([\d.]+) h of run wall time(?: and ([\d.]+) h of process CPU time)?"
 )
@@ -333,7 +333,7 @@ def test_the_stated_size_and_hours_of_committed_records_are_the_records(study):
         assert claims, f"{study.name}: records are committed but the README does not state their size"
     for where, folder, size, files, runs in claims:
         facts = records_facts(study / folder)
-        stated = {"size": size, "files": files}
+        stated = {"size": size, "files": files and files.replace(",", "")}
         if runs:
             stated.update(runs=runs[0], wall=runs[1], cpu=runs[2])
         for key, value in stated.items():
@@ -346,7 +346,7 @@ def test_the_size_check_reads_each_paragraph_s_own_claims():
     readme = (
         "Its 3 run records are committed in `records/a` (1.2 MB in 7 files). The 3 runs add up to\n"
         "0.5 h of run wall time and 0.4 h of process CPU time.\n\nThe records are in `records/b` (0.1 MB: one\n"
-        "file each), and `records/c` (46 KB).\n"
+        "file each), and `records/c` (46 KB in 1,234 files).\n"
     )
     assert record_claims(readme) == [
         (
@@ -357,7 +357,7 @@ def test_the_size_check_reads_each_paragraph_s_own_claims():
             ("3", "0.5", "0.4"),
         ),
         ("The records are in `records/b` (0.1 MB: one file each), and ", "records/b", "0.1 MB", None, None),
-        ("The records are in `records/b` (0.1 MB: one file each), and ", "records/c", "46 KB", None, None),
+        ("The records are in `records/b` (0.1 MB: one file each), and ", "records/c", "46 KB", "1,234", None),
     ]
 
 
