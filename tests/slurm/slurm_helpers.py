@@ -126,9 +126,11 @@ def readme_block(starts_with: str) -> str:
 
 
 def calibrated_iterations(env: dict[str, str], cwd: Path, seconds: float, step: int = 500) -> int:
-    """Iterations of the default run that take about ``seconds`` of training here and now (a
-    multiple of ``step``), from the speed of a local 500-iteration run."""
+    """Iterations of the default run that take at least ``seconds`` of training here (a multiple of
+    ``step``), from the CPU time of a local 500-iteration run: its speed with a core to itself. Wall
+    time would follow the load at the moment of calibrating; a job calibrated while the slow tests
+    started beside it, and then run faster, finished in two allocations where three were planned."""
     out_dir = cwd / "calibration"
     run([*train_cmd(), "iterations=500", f"hydra.run.dir={out_dir}"], env, cwd)
-    rate = 500 / max(summary(out_dir)["wall_seconds"], 1e-3)
+    rate = 500 / max(summary(out_dir)["cpu_seconds"], 1e-3)
     return max(step, math.ceil(rate * seconds / step) * step)
